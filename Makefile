@@ -1,0 +1,95 @@
+# gdpr.aws_monitoring: `make demo` and `make test` do all set-up on a fresh Debian 12 machine (root).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+BIN         := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export CONTAINERS_CONF ?= $(CURDIR)/tests/image/containers.conf
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_NOCOLOR := 1
+export ANSIBLE_FORCE_COLOR := 0
+export PY_COLORS := 0
+export NO_COLOR := 1
+export MOLECULE_NO_LOG := false
+WITH_AWS    := $(PY) tests/harness/moto_server.py run --log $(CURDIR)/.cache/moto.log --
+
+APT_PACKAGES := python3-venv podman runc uidmap slirp4netns fuse-overlayfs debootstrap git make rsync
+# Scenarios CI runs. molecule/windows_ec2 needs a real AWS account and Windows: never here.
+MOLECULE_SCENARIOS ?= $(sort $(filter-out windows_ec2,$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))))
+
+.PHONY: help
+help: ## list targets
+	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+.cache:
+	mkdir -p .cache
+
+.cache/apt.stamp: Makefile | .cache
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	touch $@
+
+$(VENV)/.stamp: requirements-test.txt requirements-constraints.txt .cache/apt.stamp
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-test.txt -c requirements-constraints.txt
+	touch $@
+
+.PHONY: bootstrap
+bootstrap: $(VENV)/.stamp collection ## apt packages, the venv, and this checkout installed as gdpr.aws_monitoring
+
+.PHONY: collection
+collection: $(VENV)/.stamp ## link this checkout into the venv's ansible_collections
+	@site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	mkdir -p $$site/ansible_collections/gdpr; \
+	ln -sfn $(CURDIR) $$site/ansible_collections/gdpr/aws_monitoring
+
+.PHONY: image
+image: .cache/apt.stamp ## build (once) the Debian 12 systemd test image
+	bash tests/image/build.sh
+
+.PHONY: lint
+lint: bootstrap ## ansible-lint (production profile), ruff, syntax checks
+	$(BIN)/ruff check plugins tests
+	$(BIN)/ruff format --check plugins tests
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/ansible-playbook --syntax-check -i localhost, site.yml
+
+.PHONY: sanity
+sanity: bootstrap ## ansible-test sanity on the plugins, offline
+	bash tests/sanity/run.sh
+
+.PHONY: unit
+unit: bootstrap ## pytest unit tests (modules, filters, harness)
+	$(BIN)/pytest -q tests/unit
+
+.PHONY: molecule
+molecule: bootstrap image ## every Molecule scenario, each with its own embedded AWS
+	@for s in $(MOLECULE_SCENARIOS); do \
+	  echo "=== molecule test -s $$s"; \
+	  $(WITH_AWS) $(BIN)/molecule test -s $$s || exit 1; \
+	done
+
+.PHONY: integration
+integration: bootstrap image ## end-to-end: site.yml over aws_ec2, via ansible-runner
+	$(BIN)/pytest -q tests/integration
+
+.PHONY: bench
+bench: bootstrap image ## the figures the issues name (ratios)
+	@for b in tests/benchmarks/bench_*.py; do $(PY) $$b; done
+
+.PHONY: test
+test: lint sanity unit molecule integration ## everything CI checks
+
+.PHONY: demo
+demo: bootstrap ## the main job on an embedded AWS, no account needed
+	$(PY) tests/harness/moto_server.py run --log $(CURDIR)/.cache/moto-demo.log -- bash demo/run.sh
+
+.PHONY: clean
+clean: ## remove the venv and caches (the test image stays)
+	rm -rf $(VENV) .cache tests/output

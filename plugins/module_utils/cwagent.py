@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to gdpr.aws_monitoring
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared CloudWatch agent conventions: one place for the Linux and Windows roles and log_groups.
+
+The agent's JSON schema is strict (unknown keys fail translation) and CloudWatch accepts only some
+retention values, so both are enforced here before anything reaches a host. The log group list that
+the log_groups role creates is *derived from the agent fragments* with ``log_groups_from_fragment``:
+the fragment is the single source of truth, nothing is kept in sync by hand.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable
+from typing import Any
+
+# Values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy).
+RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+LOG_GROUP_CLASSES: tuple[str, ...] = ("STANDARD", "INFREQUENT_ACCESS")
+EVENT_LEVELS: tuple[str, ...] = ("CRITICAL", "ERROR", "WARNING", "INFORMATION", "VERBOSE")
+STREAM_PLACEHOLDERS: tuple[str, ...] = ("{instance_id}", "{hostname}", "{local_hostname}", "{ip_address}")
+
+# Keys the agent accepts in one entry; anything else fails its config translation.
+FILE_ENTRY_KEYS: frozenset[str] = frozenset(
+    {
+        "file_path",
+        "log_group_name",
+        "log_stream_name",
+        "log_group_class",
+        "retention_in_days",
+        "timestamp_format",
+        "timezone",
+        "multi_line_start_pattern",
+        "encoding",
+        "filters",
+    }
+)
+EVENT_ENTRY_KEYS: frozenset[str] = frozenset(
+    {
+        "event_name",
+        "event_levels",
+        "event_ids",
+        "filters",
+        "event_format",
+        "log_group_name",
+        "log_stream_name",
+        "log_group_class",
+        "retention_in_days",
+    }
+)
+
+# CloudWatch Logs naming rule for log groups: 1-512 chars of [.-_/#A-Za-z0-9].
+_LOG_GROUP_RE = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
+_SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9_\-/]*$")
+
+
+class ConventionError(ValueError):
+    """Input that would make the agent or CloudWatch reject the configuration."""
+
+
+def validate_retention(days: Any, name: str = "retention_in_days") -> int:
+    try:
+        value = int(days)
+    except (TypeError, ValueError) as exc:
+        raise ConventionError(f"{name}: {days!r} is not a number of days") from exc
+    if value not in RETENTION_DAYS:
+        allowed = ", ".join(str(d) for d in RETENTION_DAYS)
+        raise ConventionError(f"{name}: {value} is not a retention CloudWatch accepts ({allowed})")
+    return value
+
+
+def validate_log_group_name(name: str, what: str = "log_group_name") -> str:
+    if not isinstance(name, str) or not _LOG_GROUP_RE.match(name):
+        raise ConventionError(
+            f"{what}: {name!r} is not a valid log group name (1-512 of A-Z a-z 0-9 . - _ / #)"
+        )
+    return name
+
+
+def log_group_name(prefix: str, source: str) -> str:
+    """The collection's naming convention: ``<prefix>/<source>``, e.g. ``/gdpr/prod/nginx/access``."""
+    if not _SOURCE_RE.match(source or ""):
+        raise ConventionError(f"log source {source!r}: use lower-case letters, digits, '_', '-', '/'")
+    return validate_log_group_name(f"{prefix.rstrip('/')}/{source}", "log_group_prefix")
+
+
+def _clean(entry: dict[str, Any], allowed: frozenset[str], what: str) -> dict[str, Any]:
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise ConventionError(f"{what}: keys the agent does not accept: {', '.join(unknown)}")
+    return {k: v for k, v in entry.items() if v is not None and v != []}
+
+
+def file_entry(
+    file_path: str,
+    group: str,
+    retention_in_days: int,
+    stream: str = "{instance_id}",
+    **options: Any,
+) -> dict[str, Any]:
+    """One ``logs_collected.files.collect_list`` entry, checked against the agent's schema."""
+    if not file_path or not isinstance(file_path, str):
+        raise ConventionError(f"file_path: {file_path!r} is not a path")
+    entry = {
+        "file_path": file_path,
+        "log_group_name": validate_log_group_name(group),
+        "log_stream_name": stream,
+        "retention_in_days": validate_retention(retention_in_days),
+        **options,
+    }
+    if entry.get("log_group_class") not in (None, *LOG_GROUP_CLASSES):
+        raise ConventionError(f"log_group_class: {entry['log_group_class']!r} not in {LOG_GROUP_CLASSES}")
+    return _clean(entry, FILE_ENTRY_KEYS, f"collect_list entry for {file_path}")
+
+
+def event_entry(
+    event_name: str,
+    group: str,
+    retention_in_days: int,
+    event_levels: Iterable[str] | None = None,
+    stream: str = "{instance_id}",
+    **options: Any,
+) -> dict[str, Any]:
+    """One ``logs_collected.windows_events.collect_list`` entry, checked against the agent's schema."""
+    levels = [str(lvl).upper() for lvl in (event_levels or [])]
+    bad = sorted(set(levels) - set(EVENT_LEVELS))
+    if bad:
+        raise ConventionError(f"event_levels for {event_name}: {', '.join(bad)} not in {EVENT_LEVELS}")
+    entry = {
+        "event_name": event_name,
+        "event_levels": levels or None,
+        "log_group_name": validate_log_group_name(group),
+        "log_stream_name": stream,
+        "retention_in_days": validate_retention(retention_in_days),
+        **options,
+    }
+    if not (entry.get("event_levels") or entry.get("event_ids") or entry.get("filters")):
+        raise ConventionError(f"{event_name}: give event_levels, event_ids or filters")
+    return _clean(entry, EVENT_ENTRY_KEYS, f"windows_events entry for {event_name}")
+
+
+def fragment(
+    files: Iterable[dict[str, Any]] = (),
+    events: Iterable[dict[str, Any]] = (),
+    endpoint_override: str | None = None,
+) -> dict[str, Any]:
+    """An agent config fragment holding only a ``logs`` section (append-config merges it)."""
+    collected: dict[str, Any] = {}
+    files = list(files)
+    events = list(events)
+    if files:
+        collected["files"] = {"collect_list": files}
+    if events:
+        collected["windows_events"] = {"collect_list": events}
+    logs: dict[str, Any] = {"logs_collected": collected}
+    if endpoint_override:
+        logs["endpoint_override"] = endpoint_override
+    return {"logs": logs}
+
+
+def log_groups_from_fragment(frag: dict[str, Any]) -> list[dict[str, Any]]:
+    """The log groups a fragment writes to, with retention and class; conflicting entries fail.
+
+    The agent itself fails translation when two entries give one group different retentions, so
+    the same check here catches it on the controller, before any host is touched.
+    """
+    collected = (frag.get("logs") or {}).get("logs_collected") or {}
+    entries = [
+        *((collected.get("files") or {}).get("collect_list") or []),
+        *((collected.get("windows_events") or {}).get("collect_list") or []),
+    ]
+    groups: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        name = entry.get("log_group_name")
+        if not name:
+            continue
+        wanted = {
+            "name": name,
+            "retention_in_days": entry.get("retention_in_days"),
+            "log_group_class": entry.get("log_group_class", "STANDARD"),
+        }
+        merge_group(groups, wanted)
+    return sorted(groups.values(), key=lambda g: g["name"])
+
+
+def merge_group(groups: dict[str, dict[str, Any]], wanted: dict[str, Any]) -> None:
+    """Add ``wanted`` to ``groups`` by name; the same name with other settings is an error."""
+    have = groups.get(wanted["name"])
+    if have is None:
+        groups[wanted["name"]] = copy.deepcopy(wanted)
+        return
+    for key in ("retention_in_days", "log_group_class"):
+        if have.get(key) != wanted.get(key):
+            raise ConventionError(
+                f"log group {wanted['name']}: two sources ask for different {key} "
+                f"({have.get(key)} and {wanted.get(key)})"
+            )

@@ -1,0 +1,175 @@
+"""Embedded AWS for tests: start moto's server on 127.0.0.1, hand out its endpoint, always stop it.
+
+Used three ways:
+  * pytest: the ``moto_endpoint`` fixture in ``tests/conftest.py``;
+  * Molecule and the demo: ``python tests/harness/moto_server.py run -- CMD ...`` starts the server,
+    exports ``AWS_URL``/``AWS_ENDPOINT_URL`` and dummy credentials to CMD, and stops the server when
+    CMD exits (whatever its exit status);
+  * by hand: ``start`` / ``stop`` with a state file.
+
+Everything under test reaches the server only through the standard endpoint settings, so the same
+code runs against real AWS when those variables are not set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "AKIAMOTOTESTING00000",
+    "AWS_SECRET_ACCESS_KEY": "moto-secret-not-real",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_REGION": "eu-west-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def endpoint_env(endpoint: str) -> dict[str, str]:
+    """Variables that point amazon.aws (AWS_URL), boto3 (AWS_ENDPOINT_URL) and the CLI at ``endpoint``."""
+    env = dict(DUMMY_CREDENTIALS)
+    env.update(
+        {
+            "AWS_URL": endpoint,
+            "AWS_ENDPOINT_URL": endpoint,
+            "GDPR_TEST_AWS_ENDPOINT": endpoint,
+        }
+    )
+    return env
+
+
+def _moto_command(port: int) -> list[str]:
+    exe = Path(sys.executable).with_name("moto_server")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
+    return [*cmd, "-H", "127.0.0.1", "-p", str(port)]
+
+
+def wait_ready(endpoint: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=2):
+                return
+        except OSError as exc:  # connection refused until the server listens
+            last = exc
+            time.sleep(0.1)
+    raise RuntimeError(f"moto_server at {endpoint} not ready after {timeout}s: {last}")
+
+
+def reset(endpoint: str) -> None:
+    """Drop all state in the embedded AWS (cheap isolation between tests)."""
+    req = urllib.request.Request(endpoint + "/moto-api/reset", method="POST", data=b"")
+    with urllib.request.urlopen(req, timeout=10):
+        pass
+
+
+def start(port: int | None = None, log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
+    port = port or free_port()
+    env = dict(os.environ)
+    env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
+    proc = subprocess.Popen(
+        _moto_command(port),
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(endpoint)
+    except Exception:
+        stop(proc.pid)
+        raise
+    return proc, endpoint
+
+
+def stop(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        with suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.1)
+    with suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+@contextmanager
+def running(log_path: Path | None = None) -> Iterator[str]:
+    proc, endpoint = start(log_path=log_path)
+    try:
+        yield endpoint
+    finally:
+        stop(proc.pid)
+        proc.wait(timeout=10)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise SystemExit("run: give a command after --")
+    with running(Path(args.log) if args.log else None) as endpoint:
+        env = dict(os.environ)
+        env.update(endpoint_env(endpoint))
+        print(f"embedded AWS (moto) at {endpoint}", file=sys.stderr, flush=True)
+        return subprocess.call(command, env=env)
+
+
+def _cmd_start(args: argparse.Namespace) -> int:
+    proc, endpoint = start(log_path=Path(args.log) if args.log else None)
+    Path(args.state).write_text(json.dumps({"pid": proc.pid, "endpoint": endpoint}))
+    print(endpoint)
+    return 0
+
+
+def _cmd_stop(args: argparse.Namespace) -> int:
+    state = Path(args.state)
+    if state.exists():
+        stop(int(json.loads(state.read_text())["pid"]))
+        state.unlink()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    run_p = sub.add_parser("run", help="run a command with the embedded AWS up")
+    run_p.add_argument("--log", help="append moto's output here")
+    run_p.add_argument("command", nargs=argparse.REMAINDER)
+    run_p.set_defaults(func=_cmd_run)
+    start_p = sub.add_parser("start", help="start and record pid/endpoint in a state file")
+    start_p.add_argument("--state", required=True)
+    start_p.add_argument("--log")
+    start_p.set_defaults(func=_cmd_start)
+    stop_p = sub.add_parser("stop", help="stop the server recorded in a state file")
+    stop_p.add_argument("--state", required=True)
+    stop_p.set_defaults(func=_cmd_stop)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
