@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to gdpr.aws_monitoring
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fan one piece of work out over many AWS regions in a single module run.
+
+An Ansible task costs far more than an API call, so the modules of this collection take a list of
+regions and work them concurrently instead of asking the user to loop one task per region. A region
+that refuses (not opted in, credentials not valid there, service not offered) is reported and
+skipped; the other regions still succeed.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+try:
+    import botocore
+except ImportError:  # AnsibleAWSModule reports the missing SDK itself
+    botocore = None
+
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+# Error codes that mean "this region is not usable for this account", not "the module is wrong".
+REGION_REFUSALS: frozenset[str] = frozenset(
+    {
+        "AuthFailure",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "OptInRequired",
+        "SubscriptionRequiredException",
+        "AccessDeniedException",
+        "AccessDenied",
+        "UnauthorizedOperation",
+        "InvalidSignatureException",
+    }
+)
+
+DEFAULT_WORKERS = 16
+
+
+def retry_decorator(retries: int = 10) -> Callable:
+    """Jittered exponential backoff on throttling and transient errors."""
+    return AWSRetry.jittered_backoff(retries=retries, delay=1, max_delay=30)
+
+
+@dataclass
+class RegionOutcome:
+    region: str
+    result: Any = None
+    error: str | None = None
+    refused: bool = False
+    exception: BaseException | None = field(default=None, repr=False)
+
+
+def enabled_regions(module: Any) -> list[str]:
+    """Regions enabled for the account (opted-in or opt-in not required), from DescribeRegions."""
+    ec2 = module.client("ec2", retry_decorator=retry_decorator())
+    try:
+        answer = ec2.describe_regions(
+            AllRegions=False,
+            Filters=[{"Name": "opt-in-status", "Values": ["opt-in-not-required", "opted-in"]}],
+            aws_retry=True,
+        )
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(exc, msg="Could not list the account's enabled regions (ec2:DescribeRegions)")
+    return sorted(r["RegionName"] for r in answer.get("Regions", []))
+
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str((response.get("Error") or {}).get("Code", ""))
+
+
+def is_refusal(exc: BaseException) -> bool:
+    if botocore is not None and isinstance(exc, botocore.exceptions.EndpointConnectionError):
+        return True
+    return error_code(exc) in REGION_REFUSALS
+
+
+def run_in_regions(
+    regions: list[str],
+    work: Callable[[str], Any],
+    workers: int = DEFAULT_WORKERS,
+) -> list[RegionOutcome]:
+    """Run ``work(region)`` for every region concurrently; outcomes come back in region order.
+
+    ``work`` must not call ``module.exit_json``/``fail_json``: exceptions are captured per region
+    so one region's failure does not hide what happened in the others.
+    """
+
+    def _one(region: str) -> RegionOutcome:
+        try:
+            return RegionOutcome(region=region, result=work(region))
+        except Exception as exc:  # reported per region by the caller
+            return RegionOutcome(
+                region=region,
+                error=f"{type(exc).__name__}: {exc}",
+                refused=is_refusal(exc),
+                exception=exc,
+            )
+
+    if not regions:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(regions)))) as pool:
+        return list(pool.map(_one, regions))
