@@ -9,6 +9,10 @@ BIN         := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export CONTAINERS_CONF ?= $(CURDIR)/tests/image/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Only the venv's collections (the bundled ones plus this checkout's link): a stale copy of this
+# collection in ~/.ansible/collections must never shadow the checkout under test.
+SITE_PACKAGES = $(shell test -x $(PY) && $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+export ANSIBLE_COLLECTIONS_PATH = $(SITE_PACKAGES)
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0

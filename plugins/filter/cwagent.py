@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to gdpr.aws_monitoring
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters shared by the agent roles and log_groups (conventions live in module_utils/cwagent.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import cwagent
+
+
+def _guard(func: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except cwagent.ConventionError as exc:
+            raise AnsibleFilterError(str(exc)) from exc
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+@_guard
+def cwagent_log_group_name(source: str, prefix: str) -> str:
+    return cwagent.log_group_name(prefix, source)
+
+
+@_guard
+def cwagent_retention(days: Any, name: str = "retention_in_days") -> int:
+    return cwagent.validate_retention(days, name)
+
+
+@_guard
+def cwagent_log_groups(fragment: dict[str, Any]) -> list[dict[str, Any]]:
+    return cwagent.log_groups_from_fragment(fragment)
+
+
+@_guard
+def cwagent_merge_log_groups(lists: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    groups: dict[str, dict[str, Any]] = {}
+    for group_list in lists:
+        for group in group_list or []:
+            cwagent.merge_group(groups, group)
+    return sorted(groups.values(), key=lambda g: g["name"])
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "cwagent_log_group_name": cwagent_log_group_name,
+            "cwagent_retention": cwagent_retention,
+            "cwagent_log_groups": cwagent_log_groups,
+            "cwagent_merge_log_groups": cwagent_merge_log_groups,
+        }
