@@ -98,6 +98,11 @@ def log_groups_regions(groups: list[dict[str, Any]]) -> list[str]:
     return sorted({g["region"] for g in groups})
 
 
+def log_groups_refs(groups: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Only name and region of each group (what log_group_data_protection takes)."""
+    return [{"name": g["name"], "region": g["region"]} for g in groups]
+
+
 def log_groups_summary(
     groups_result: Mapping[str, Any], data_protection_result: Mapping[str, Any] | None = None
 ) -> dict[str, list[dict[str, Any]]]:
@@ -133,6 +138,7 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "log_groups_plan": log_groups_plan,
+            "log_groups_refs": log_groups_refs,
             "log_groups_regions": log_groups_regions,
             "log_groups_summary": log_groups_summary,
         }
