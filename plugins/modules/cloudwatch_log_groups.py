@@ -178,12 +178,18 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.cwagent import
     validate_log_group_name,
 )
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
+    RegionalClients,
     error_code,
-    regional_clients,
     run_in_regions,
 )
 
 DESCRIBE_BATCH = 50  # DescribeLogGroups accepts at most 50 logGroupIdentifiers
+
+
+def make_clients(module: AnsibleAWSModule, regions: list[str]) -> dict[str, Any]:
+    """One retrying CloudWatch Logs client per region, from one boto3 session (made before the fan-out)."""
+    clients = RegionalClients(module)
+    return {region: clients("logs", region) for region in regions}
 
 
 class PlanError(Exception):
@@ -427,7 +433,7 @@ class LogGroupsRun:
         wanted_by_region = self.by_region(groups)
         regions = sorted(wanted_by_region)
         # Clients are made here, not in the worker threads: a boto3 session is not thread-safe.
-        self.clients = regional_clients(self.module, "logs", regions)
+        self.clients = make_clients(self.module, regions)
 
         outcomes = run_in_regions(
             regions,

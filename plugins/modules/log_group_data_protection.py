@@ -162,15 +162,22 @@ except ImportError:  # AnsibleAWSModule reports the missing SDK itself
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
+    RegionalClients,
     error_code,
-    regional_clients,
     run_in_regions,
 )
 
 POLICY_VERSION = "2021-06-01"
 IDENTIFIER_ARN = "arn:{partition}:dataprotection::aws:data-identifier/{name}"
-# Answers of endpoints that do not implement the data protection calls (moto: HTTP 500/404).
-NOT_IMPLEMENTED_CODES = frozenset({"500", "404", "NotImplemented", "InternalFailure"})
+# Endpoints without the data protection API answer with a bare HTTP status as the error code (moto:
+# HTTP 500 with an HTML page); CloudWatch Logs itself always names its errors.
+NOT_IMPLEMENTED_CODES = frozenset({"500", "501", "404", "NotImplemented"})
+
+
+def make_clients(module: AnsibleAWSModule, regions: list[str]) -> dict[str, Any]:
+    """One retrying CloudWatch Logs client per region, from one boto3 session (made before the fan-out)."""
+    clients = RegionalClients(module)
+    return {region: clients("logs", region) for region in regions}
 
 
 class NotImplementedByEndpoint(Exception):
@@ -263,14 +270,7 @@ def policies_equal(have: str | dict[str, Any] | None, want: dict[str, Any] | Non
 
 
 def is_not_implemented(exc: BaseException) -> bool:
-    if error_code(exc) not in NOT_IMPLEMENTED_CODES:
-        return False
-    message = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Message", ""))
-    return (
-        error_code(exc) == "NotImplemented"
-        or "<html" in message.lower()
-        or "not yet implemented" in message.lower()
-    )
+    return error_code(exc) in NOT_IMPLEMENTED_CODES
 
 
 def read_policy(client: Any, name: str) -> dict[str, Any] | None:
@@ -344,7 +344,7 @@ def run(module: AnsibleAWSModule) -> None:
         module.fail_json(msg=str(exc))
     regions = sorted(names_by_region)
     # Clients are made here, not in the worker threads: boto3 client creation is not thread-safe.
-    clients = regional_clients(module, "logs", regions)
+    clients = make_clients(module, regions)
     outcomes = run_in_regions(
         regions, lambda r: sync_region(clients[r], names_by_region[r], wanted[r], module.check_mode)
     )

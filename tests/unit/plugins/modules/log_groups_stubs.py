@@ -1,0 +1,79 @@
+"""Helpers for the log group module tests: stubbed clients and running a module's main()."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from unittest import mock
+
+import boto3
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from botocore.stub import Stubber
+
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+
+ACCOUNT = "123456789012"
+
+
+class ModuleExit(Exception):
+    def __init__(self, result: dict[str, Any], failed: bool) -> None:
+        super().__init__(json.dumps(result, default=str))
+        self.result = result
+        self.failed = failed
+
+
+def stubbed_client(region: str) -> tuple[Any, Stubber]:
+    """A real botocore logs client with a Stubber at its API boundary, wrapped like regional_clients does."""
+    client = boto3.client(
+        "logs",
+        region_name=region,
+        aws_access_key_id="AKIATESTTESTTESTTEST",
+        aws_secret_access_key="test",  # not a secret: the Stubber answers
+        endpoint_url=None,
+    )
+    stubber = Stubber(client)
+    stubber.activate()
+    return RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1, delay=0)), stubber
+
+
+def group_arn(region: str, name: str) -> str:
+    return f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{name}"
+
+
+def described(region: str, name: str, **extra: Any) -> dict[str, Any]:
+    group = {
+        "logGroupName": name,
+        "arn": group_arn(region, name) + ":*",
+        "logGroupArn": group_arn(region, name),
+        "creationTime": 1,
+        "storedBytes": 0,
+        "metricFilterCount": 0,
+    }
+    group.update(extra)
+    return group
+
+
+def run_module(
+    module: Any, args: dict[str, Any], clients: dict[str, Any], check_mode: bool = False
+) -> ModuleExit:
+    """Run ``module.main()`` with ``args``; the regional clients are the given stubbed ones."""
+    if check_mode:
+        args = dict(args, _ansible_check_mode=True)
+    args.setdefault("region", "eu-west-1")
+
+    def _exit(self: Any, **kwargs: Any) -> None:
+        raise ModuleExit(kwargs, failed=False)
+
+    def _fail(self: Any, msg: str, **kwargs: Any) -> None:
+        raise ModuleExit(dict(kwargs, msg=msg), failed=True)
+
+    with (
+        patch_module_args(args),
+        mock.patch.object(module, "make_clients", lambda _m, regions: {r: clients[r] for r in regions}),
+        mock.patch("ansible.module_utils.basic.AnsibleModule.exit_json", _exit),
+        mock.patch("ansible.module_utils.basic.AnsibleModule.fail_json", _fail),
+        pytest.raises(ModuleExit) as info,
+    ):
+        module.main()
+    return info.value
