@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from threading import Lock
 from typing import Any, Callable
 
 try:
@@ -72,37 +73,61 @@ def enabled_regions(module: Any) -> list[str]:
     return sorted(r["RegionName"] for r in answer.get("Regions", []))
 
 
+class RegionalClients:
+    """Retrying boto3 clients for any service and region, all made from ONE boto3 session.
+
+    ``module.client()`` builds a fresh boto3 session per call, and each fresh session parses the
+    service model again: measured ~150 ms per client, i.e. ~6 s for moto's 38 regions, more than the
+    whole API work. One shared session loads each model once (~8 ms per further client).
+    Credentials, profile, endpoint (``endpoint_url``/``AWS_URL``) and ``aws_config`` come from the
+    same ``get_aws_connection_info`` that ``module.client()`` uses.
+
+    Safe to call from ``run_in_regions`` workers: a boto3 session is not thread-safe, so clients are
+    made one at a time under a lock (the clients themselves are thread-safe). Making them inside the
+    workers lets one region's requests run while the next region's client is being built.
+    """
+
+    def __init__(self, module: Any, retry: Callable | None = None) -> None:
+        _region, self._endpoint_url, params = get_aws_connection_info(module)
+        params = dict(params)
+        self._session = boto3.session.Session(profile_name=params.pop("profile_name", None))
+        config = botocore.config.Config(user_agent_extra="gdpr.aws_monitoring")
+        for key in ("config", "aws_config"):
+            extra = params.pop(key, None)
+            if isinstance(extra, dict):
+                extra = botocore.config.Config(**extra)
+            if extra is not None:
+                config = config.merge(extra)
+        self._config = config
+        self._params = params
+        self._retry = retry or retry_decorator()
+        self._lock = Lock()
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, service: str, region: str) -> Any:
+        key = (service, region)
+        with self._lock:
+            if key not in self._clients:
+                client = self._session.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=self._endpoint_url,
+                    config=self._config,
+                    **self._params,
+                )
+                self._clients[key] = RetryingBotoClientWrapper(client, self._retry)
+            return self._clients[key]
+
+
 def regional_clients(
     module: Any,
     service: str,
     regions: list[str],
     retry: Callable | None = None,
 ) -> dict[str, Any]:
-    """One retrying client per region, all from ONE boto3 session.
-
-    ``module.client()`` builds a fresh boto3 session per call, and each fresh session parses the
-    service model again: measured ~150 ms per client, i.e. ~6 s for moto's 38 regions, which is more
-    than the whole API work. One shared session loads the model once (~8 ms per further client).
-    Credentials, profile, endpoint (``endpoint_url``/``AWS_URL``) and ``aws_config`` come from the
-    same ``get_aws_connection_info`` that ``module.client()`` uses. Call this from the main thread:
-    a boto3 session is not thread-safe, the clients it makes are.
-    """
-    _region, endpoint_url, params = get_aws_connection_info(module)
-    params = dict(params)
-    session = boto3.session.Session(profile_name=params.pop("profile_name", None))
-    config = botocore.config.Config(user_agent_extra="gdpr.aws_monitoring")
-    for key in ("config", "aws_config"):
-        extra = params.pop(key, None)
-        if extra:
-            config = config.merge(extra if isinstance(extra, botocore.config.Config) else botocore.config.Config(**extra))
-    decorator = retry or retry_decorator()
-    return {
-        region: RetryingBotoClientWrapper(
-            session.client(service, region_name=region, endpoint_url=endpoint_url, config=config, **params),
-            decorator,
-        )
-        for region in regions
-    }
+    """One retrying client per region, all from one boto3 session (see RegionalClients)."""
+    clients = RegionalClients(module, retry)
+    return {region: clients(service, region) for region in regions}
 
 
 def error_code(exc: BaseException) -> str:
