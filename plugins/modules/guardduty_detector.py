@@ -1,0 +1,438 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to gdpr.aws_monitoring
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: guardduty_detector
+short_description: Keep one Amazon GuardDuty detector enabled (or disabled, or absent) in many regions at once
+version_added: 0.1.0
+description:
+  - Manages the GuardDuty detector of every listed region in one call, working the regions
+    concurrently. Without O(regions) it covers every region enabled for the account
+    (ec2:DescribeRegions).
+  - A region that refuses (not opted in, credentials not valid there, access denied) is skipped with a
+    warning and listed in RV(skipped_regions); the other regions are still handled. Any other error
+    fails the module after all regions ran, with per-region detail in RV(failed_regions).
+  - AWS allows one detector per region. The module never creates a second one. If a region has
+    several (some emulators allow it), the first by ID is managed and a warning names the others.
+  - O(state=present) (or V(enabled)) creates a missing detector and re-enables a suspended one.
+    O(state=disabled) suspends an existing detector and creates none. O(state=absent) deletes the
+    region's detectors, which also deletes their findings.
+  - Only the features listed in O(features) are compared and changed; features not listed keep their
+    state. Tags not listed in O(tags) are kept unless O(purge_tags=true).
+author:
+  - gdpr.aws_monitoring maintainers
+options:
+  state:
+    description:
+      - V(present) and V(enabled) ensure an enabled detector. V(disabled) suspends an existing one.
+        V(absent) deletes the detectors (and their findings).
+    type: str
+    choices: [present, enabled, disabled, absent]
+    default: present
+  regions:
+    description:
+      - Regions to manage. Default is every region enabled for the account.
+    type: list
+    elements: str
+  finding_publishing_frequency:
+    description:
+      - How often updated findings are published to EventBridge (and S3 export).
+        Omit to leave it as it is (AWS's default for new detectors is V(SIX_HOURS)).
+    type: str
+    choices: [FIFTEEN_MINUTES, ONE_HOUR, SIX_HOURS]
+  features:
+    description:
+      - Protection plans to set. Features not listed keep their current state.
+      - V(RUNTIME_MONITORING) and V(EKS_RUNTIME_MONITORING) cannot both be listed (AWS rejects the
+        pair; Runtime Monitoring includes EKS).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Feature name.
+        type: str
+        required: true
+        choices:
+          - S3_DATA_EVENTS
+          - EKS_AUDIT_LOGS
+          - EBS_MALWARE_PROTECTION
+          - RDS_LOGIN_EVENTS
+          - LAMBDA_NETWORK_LOGS
+          - RUNTIME_MONITORING
+          - EKS_RUNTIME_MONITORING
+      status:
+        description: Whether the feature is on.
+        type: str
+        choices: [ENABLED, DISABLED]
+        default: ENABLED
+      additional_configuration:
+        description:
+          - Sub-options of the feature, for example the automated agent management of Runtime
+            Monitoring. Sub-options not listed keep their state.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Sub-option name.
+            type: str
+            required: true
+            choices: [EKS_ADDON_MANAGEMENT, ECS_FARGATE_AGENT_MANAGEMENT, EC2_AGENT_MANAGEMENT]
+          status:
+            description: Whether the sub-option is on.
+            type: str
+            choices: [ENABLED, DISABLED]
+            default: ENABLED
+  tags:
+    description: Tags the detector should have. Omit to leave tags alone.
+    type: dict
+  purge_tags:
+    description: Remove tags not listed in O(tags). Off by default so a user's own tags survive.
+    type: bool
+    default: false
+  max_workers:
+    description: How many regions are worked at the same time.
+    type: int
+    default: 16
+notes:
+  - Supports check mode and diff mode (before/after per region).
+  - Throttling and transient errors are retried with jittered exponential backoff.
+  - Needs C(guardduty:ListDetectors), C(GetDetector), C(CreateDetector), C(UpdateDetector),
+    C(TagResource), C(UntagResource), C(DeleteDetector) (for V(absent)), C(ec2:DescribeRegions)
+    (without O(regions)), C(sts:GetCallerIdentity) (to tag an existing detector), and
+    C(iam:CreateServiceLinkedRole) the first time GuardDuty is enabled in an account.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: GuardDuty on in every enabled region, findings every 15 minutes
+  gdpr.aws_monitoring.guardduty_detector:
+    finding_publishing_frequency: FIFTEEN_MINUTES
+    features:
+      - name: S3_DATA_EVENTS
+      - name: EBS_MALWARE_PROTECTION
+      - name: RDS_LOGIN_EVENTS
+      - name: RUNTIME_MONITORING
+        additional_configuration:
+          - name: EC2_AGENT_MANAGEMENT
+    tags:
+      Purpose: gdpr-monitoring
+  register: guardduty
+
+- name: Two regions only, and tell which were skipped
+  gdpr.aws_monitoring.guardduty_detector:
+    regions: [eu-west-1, eu-central-1]
+  register: guardduty
+
+- name: Show skipped regions
+  ansible.builtin.debug:
+    var: guardduty.skipped_regions
+
+- name: Suspend GuardDuty in one region (findings are kept)
+  gdpr.aws_monitoring.guardduty_detector:
+    regions: [eu-west-3]
+    state: disabled
+"""
+
+RETURN = r"""
+detectors:
+  description: One entry per handled region (in check mode, as it would be after the run).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    region:
+      description: The region.
+      type: str
+      sample: eu-west-1
+    detector_id:
+      description: ID of the managed detector; null when there is none (or one is still to be created in check mode).
+      type: str
+      sample: 12abc34d567e8fa901bc2d34e56789f0
+    status:
+      description: V(ENABLED) or V(DISABLED); null when the region has no detector.
+      type: str
+      sample: ENABLED
+    finding_publishing_frequency:
+      description: Publishing frequency of findings.
+      type: str
+      sample: FIFTEEN_MINUTES
+    features:
+      description: Features as reported by GuardDuty (updated with the requested ones).
+      type: list
+      elements: dict
+      sample: [{"name": "S3_DATA_EVENTS", "status": "ENABLED", "additional_configuration": []}]
+    tags:
+      description: Tags of the detector.
+      type: dict
+      sample: {"Purpose": "gdpr-monitoring"}
+    changed:
+      description: Whether this region was (or in check mode would be) changed.
+      type: bool
+    actions:
+      description: The API actions taken (or planned in check mode), for example V(create), V(update), V(tag).
+      type: list
+      elements: str
+      sample: ["update"]
+    other_detector_ids:
+      description: Further detectors found in the region (AWS allows one; they are left alone unless O(state=absent)).
+      type: list
+      elements: str
+      sample: []
+skipped_regions:
+  description: Regions that refused the request and were skipped.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    region:
+      description: The region.
+      type: str
+    reason:
+      description: The error the region answered with.
+      type: str
+  sample: [{"region": "me-south-1", "reason": "ClientError: An error occurred (UnrecognizedClientException) ..."}]
+failed_regions:
+  description: Regions where an error other than a refusal happened (the module then fails).
+  returned: on failure
+  type: list
+  elements: dict
+  sample: [{"region": "eu-west-1", "error": "ClientError: An error occurred (BadRequestException) ..."}]
+diff:
+  description: Before and after state per region, with C(--diff).
+  returned: when diff mode is on
+  type: dict
+"""
+
+from dataclasses import dataclass, field
+from threading import Lock
+from typing import Any
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty import (
+    ADDITIONAL_CONFIGURATION_NAMES,
+    FEATURE_NAMES,
+    FREQUENCIES,
+    STATUSES,
+    Desired,
+    Plan,
+    absent_view,
+    detector_arn,
+    detector_view,
+    features_from_params,
+    plan_region,
+    validate_features,
+)
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
+    DEFAULT_WORKERS,
+    RegionalClients,
+    RegionOutcome,
+    enabled_regions,
+    retry_decorator,
+    run_in_regions,
+)
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "state": {"type": "str", "default": "present", "choices": ["present", "enabled", "disabled", "absent"]},
+    "regions": {"type": "list", "elements": "str"},
+    "finding_publishing_frequency": {"type": "str", "choices": list(FREQUENCIES)},
+    "features": {
+        "type": "list",
+        "elements": "dict",
+        "options": {
+            "name": {"type": "str", "required": True, "choices": list(FEATURE_NAMES)},
+            "status": {"type": "str", "default": "ENABLED", "choices": list(STATUSES)},
+            "additional_configuration": {
+                "type": "list",
+                "elements": "dict",
+                "options": {
+                    "name": {
+                        "type": "str",
+                        "required": True,
+                        "choices": list(ADDITIONAL_CONFIGURATION_NAMES),
+                    },
+                    "status": {"type": "str", "default": "ENABLED", "choices": list(STATUSES)},
+                },
+            },
+        },
+    },
+    "tags": {"type": "dict"},
+    "purge_tags": {"type": "bool", "default": False},
+    "max_workers": {"type": "int", "default": DEFAULT_WORKERS},
+}
+
+
+@dataclass
+class RegionResult:
+    current: dict[str, Any] | None
+    other_ids: list[str]
+    plan: Plan
+    detector_id: str | None = None
+
+
+@dataclass
+class AccountInfo:
+    """Partition and account ID for detector ARNs, asked (once) only when a tag must change."""
+
+    clients: RegionalClients
+    region: str
+    _lock: Lock = field(default_factory=Lock)
+    _value: tuple[str, str] | None = None
+
+    def get(self) -> tuple[str, str]:
+        with self._lock:
+            if self._value is None:
+                arn = self.clients("sts", self.region).get_caller_identity(aws_retry=True)["Arn"]
+                parts = arn.split(":")
+                self._value = (parts[1], parts[4])
+            return self._value
+
+
+def read_region(client: Any) -> tuple[dict[str, Any] | None, list[str]]:
+    """(view of the managed detector or None, IDs of any further detectors)."""
+    answer = paginated_query_with_retries(client, "list_detectors", retry_decorator=retry_decorator())
+    ids = sorted(answer.get("DetectorIds", []))
+    if not ids:
+        return None, []
+    detector = client.get_detector(DetectorId=ids[0], aws_retry=True)
+    return detector_view(ids[0], detector), ids[1:]
+
+
+def apply_plan(client: Any, region: str, plan: Plan, account: AccountInfo) -> str | None:
+    """Run the planned actions in one region; returns the detector ID afterwards."""
+    detector_id = plan.after["detector_id"] if plan.after else None
+    for action in plan.actions:
+        if action.kind == "create":
+            detector_id = client.create_detector(aws_retry=True, **action.params)["DetectorId"]
+        elif action.kind == "update":
+            client.update_detector(aws_retry=True, **action.params)
+        elif action.kind == "delete":
+            client.delete_detector(aws_retry=True, **action.params)
+        elif action.kind in ("tag", "untag"):
+            partition, account_id = account.get()
+            arn = detector_arn(partition, region, account_id, detector_id)
+            if action.kind == "tag":
+                client.tag_resource(ResourceArn=arn, aws_retry=True, **action.params)
+            else:
+                client.untag_resource(ResourceArn=arn, aws_retry=True, **action.params)
+    return detector_id
+
+
+def handle_region(
+    region: str, clients: RegionalClients, desired: Desired, account: AccountInfo, check_mode: bool
+) -> RegionResult:
+    """Read, plan and (unless in check mode) apply in one region; regions run this concurrently."""
+    client = clients("guardduty", region)
+    current, other_ids = read_region(client)
+    plan = plan_region(current, desired, other_ids)
+    result = RegionResult(current, other_ids, plan, current["detector_id"] if current else None)
+    if plan.changed and not check_mode:
+        result.detector_id = apply_plan(client, region, plan, account)
+    return result
+
+
+def desired_from_params(params: dict[str, Any]) -> Desired:
+    return Desired(
+        state="present" if params["state"] == "enabled" else params["state"],
+        frequency=params["finding_publishing_frequency"],
+        features=features_from_params(params["features"]),
+        tags=params["tags"],
+        purge_tags=params["purge_tags"],
+    )
+
+
+def after_view(result: RegionResult) -> dict[str, Any] | None:
+    if result.plan.after is None:
+        return None
+    after = dict(result.plan.after)
+    if result.plan.changed:
+        after["detector_id"] = result.detector_id
+    return after
+
+
+def summarise(
+    outcomes: list[RegionOutcome], desired: Desired
+) -> tuple[dict[str, Any], list[str], list[dict]]:
+    """Module result, warnings and failed regions from every region's outcome."""
+    warnings: list[str] = []
+    detectors: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    failed: list[dict[str, str]] = []
+    diff: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
+    for outcome in outcomes:
+        if outcome.refused:
+            warnings.append(
+                f"GuardDuty: skipped region {outcome.region}, it refused the request: {outcome.error}"
+            )
+            skipped.append({"region": outcome.region, "reason": outcome.error})
+            continue
+        if outcome.error:
+            failed.append({"region": outcome.region, "error": outcome.error})
+            continue
+        result: RegionResult = outcome.result
+        if result.other_ids and desired.state != "absent":
+            warnings.append(
+                f"GuardDuty: region {outcome.region} has {len(result.other_ids) + 1} detectors; AWS allows "
+                f"one. Managed {result.current['detector_id']}, left {', '.join(result.other_ids)} alone."
+            )
+        after = after_view(result)
+        detectors.append(
+            {
+                "region": outcome.region,
+                **(after or absent_view()),
+                "changed": result.plan.changed,
+                "actions": [a.kind for a in result.plan.actions],
+                "other_detector_ids": result.other_ids,
+            }
+        )
+        diff["before"][outcome.region] = result.current or absent_view()
+        diff["after"][outcome.region] = after or absent_view()
+    summary = {
+        "changed": any(d["changed"] for d in detectors),
+        "detectors": detectors,
+        "skipped_regions": skipped,
+        "diff": diff,
+    }
+    return summary, warnings, failed
+
+
+def main() -> None:
+    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    desired = desired_from_params(params)
+    problems = validate_features(desired.features)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+
+    regions = sorted(set(params["regions"])) if params["regions"] else enabled_regions(module)
+    clients = RegionalClients(module, retry_decorator())
+    account = AccountInfo(clients, module.region or (regions[0] if regions else "us-east-1"))
+    outcomes = run_in_regions(
+        regions,
+        lambda region: handle_region(region, clients, desired, account, module.check_mode),
+        params["max_workers"],
+    )
+    result, warnings, failed = summarise(outcomes, desired)
+    for warning in warnings:
+        module.warn(warning)
+    if not module._diff:
+        result.pop("diff")
+    if failed:
+        module.fail_json(
+            msg="GuardDuty failed in " + "; ".join(f"{f['region']}: {f['error']}" for f in failed),
+            failed_regions=failed,
+            **result,
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
