@@ -1,0 +1,166 @@
+"""Verify the Linux agent role on the Molecule hosts (testinfra) and in the embedded AWS (boto3).
+
+Each host's expectations come from its inventory variables (``cwagent_test_web``: web server ->
+port), so the same tests hold for the apache-only, nginx-only and dual host.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+from testinfra.host import Host
+
+HOME = "/opt/aws/amazon-cloudwatch-agent"
+STORED = f"{HOME}/etc/amazon-cloudwatch-agent.d/file_gdpr_aws_monitoring_linux.json"
+PREFIX = "/gdpr/molecule"
+DEBIAN_PATHS = {
+    "apache": {
+        "/var/log/apache2/access.log": "apache/access",
+        "/var/log/apache2/other_vhosts_access.log": "apache/access",
+        "/var/log/apache2/error.log": "apache/error",
+    },
+    "nginx": {"/var/log/nginx/access.log": "nginx/access", "/var/log/nginx/error.log": "nginx/error"},
+}
+SYSTEM_PATHS = {"/var/log/auth.log": "system/auth", "/var/log/syslog": "system/syslog"}
+
+
+@pytest.fixture(scope="module")
+def web(host: Host) -> dict[str, int]:
+    return dict(host.ansible.get_variables()["cwagent_test_web"])
+
+
+@pytest.fixture(scope="module")
+def fragment(host: Host) -> dict:
+    return json.loads(host.file(STORED).content_string)
+
+
+@pytest.fixture(scope="module")
+def logs() -> Any:
+    return boto3.client("logs", region_name="eu-west-1")
+
+
+def expected_files(web: dict[str, int]) -> dict[str, str]:
+    files = dict(SYSTEM_PATHS)
+    for server in web:
+        files.update(DEBIAN_PATHS[server])
+    if len(web) == 2:
+        files["/var/log/apache2/shop_access.log"] = "apache/access"
+    return files
+
+
+def test_package_installed(host: Host) -> None:
+    package = host.package("amazon-cloudwatch-agent")
+    assert package.is_installed
+    assert host.file(f"{HOME}/bin/CWAGENT_VERSION").content_string.strip() == package.version
+
+
+def test_service_enabled_and_running(host: Host) -> None:
+    service = host.service("amazon-cloudwatch-agent")
+    assert service.is_enabled
+    assert service.is_running
+    status = json.loads(host.check_output(f"{HOME}/bin/amazon-cloudwatch-agent-ctl -a status"))
+    assert status["status"] == "running"
+    assert status["configstatus"] == "configured"
+
+
+def test_fragment_collects_this_hosts_logs(fragment: dict, web: dict[str, int]) -> None:
+    entries = fragment["logs"]["logs_collected"]["files"]["collect_list"]
+    got = {e["file_path"]: e["log_group_name"] for e in entries}
+    want = {path: f"{PREFIX}/{source}" for path, source in expected_files(web).items()}
+    assert got == want  # no audit.log: auditd does not run in the containers
+    assert {e["retention_in_days"] for e in entries} == {365}
+    assert {e["log_stream_name"] for e in entries} == {"{instance_id}"}
+    assert fragment["logs"]["endpoint_override"].startswith("http://127.0.0.1:")
+    assert fragment["agent"] == {"region": "eu-west-1", "run_as_user": "cwagent"}
+
+
+def test_fragment_formats(fragment: dict) -> None:
+    by_group = {
+        e["log_group_name"].removeprefix(PREFIX + "/"): e
+        for e in fragment["logs"]["logs_collected"]["files"]["collect_list"]
+    }
+    for source, entry in by_group.items():
+        if source.endswith("/access"):
+            assert entry["timestamp_format"] == "%d/%b/%Y:%H:%M:%S %z"
+        elif source == "apache/error":
+            assert entry["multi_line_start_pattern"].startswith("^\\[")
+        elif source == "nginx/error":
+            assert entry["timestamp_format"] == "%Y/%m/%d %H:%M:%S"
+        else:  # Debian 12's rsyslog writes RFC 3339 stamps
+            assert entry["timestamp_format"] == "%Y-%m-%dT%H:%M:%S.%f"
+
+
+def test_users_fragment_survives(host: Host) -> None:
+    user = host.file(f"{HOME}/etc/amazon-cloudwatch-agent.d/file_user_dpkg.json")
+    assert user.exists
+    assert (
+        json.loads(user.content_string)["logs"]["logs_collected"]["files"]["collect_list"][0][
+            "log_group_name"
+        ]
+        == "/custom/dpkg"
+    )
+    translated = host.file(f"{HOME}/etc/amazon-cloudwatch-agent.toml").content_string
+    assert "/custom/dpkg" in translated
+    assert f"{PREFIX}/system/auth" in translated
+
+
+def test_read_access_by_group_not_chmod(host: Host) -> None:
+    assert "adm" in host.user("cwagent").groups
+    assert host.file("/var/log/auth.log").mode == 0o640
+    assert host.file("/var/log/apache2").mode == 0o750
+    assert host.file("/var/log/apache2").group == "adm"
+    assert "cannot read" not in host.file(f"{HOME}/logs/amazon-cloudwatch-agent.log").content_string
+
+
+def test_credentials_in_common_config(host: Host) -> None:
+    common = host.file(f"{HOME}/etc/common-config.toml").content_string
+    assert 'shared_credential_profile = "AmazonCloudWatchAgent"' in common
+    assert 'shared_credential_file = "/root/.aws/credentials"' in common
+
+
+def _wait_for(logs: Any, group: str, needle: str, timeout: float = 30.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            events = logs.filter_log_events(logGroupName=group, filterPattern=f'"{needle}"')["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            events = []
+        if events or time.monotonic() > deadline:
+            return events
+        time.sleep(1)
+
+
+def test_web_requests_arrive_in_their_log_group(host: Host, web: dict[str, int], logs: Any) -> None:
+    hostname = host.check_output("hostname")
+    for server, port in web.items():
+        probe = f"gdpr-probe-{server}-{uuid.uuid4().hex[:8]}"
+        host.check_output(f"curl -s -o /dev/null http://127.0.0.1:{port}/{probe}")
+        events = _wait_for(logs, f"{PREFIX}/{server}/access", probe)
+        assert events, f"{probe} did not arrive in {PREFIX}/{server}/access"
+        assert {e["logStreamName"] for e in events} == {hostname}
+        other = {"apache": "nginx", "nginx": "apache"}[server]
+        if other in web:
+            assert not _wait_for(logs, f"{PREFIX}/{other}/access", probe, timeout=0)
+
+
+def test_auth_events_arrive_with_retention(host: Host, logs: Any) -> None:
+    probe = f"gdpr-auth-probe-{uuid.uuid4().hex[:8]}"
+    host.check_output(f"logger -p authpriv.notice {probe}")
+    assert _wait_for(logs, f"{PREFIX}/system/auth", probe), f"{probe} did not arrive in {PREFIX}/system/auth"
+    group = logs.describe_log_groups(logGroupNamePrefix=f"{PREFIX}/system/auth")["logGroups"][0]
+    assert group["retentionInDays"] == 365
+
+
+def test_vhost_log_goes_to_apache_access(host: Host, web: dict[str, int], logs: Any) -> None:
+    if len(web) < 2:
+        pytest.skip("only the dual host has the shop.test vhost")
+    probe = f"gdpr-vhost-probe-{uuid.uuid4().hex[:8]}"
+    host.check_output(f"curl -s -o /dev/null -H 'Host: shop.test' http://127.0.0.1:{web['apache']}/{probe}")
+    assert probe in host.file("/var/log/apache2/shop_access.log").content_string
+    assert probe not in host.file("/var/log/apache2/access.log").content_string
+    assert _wait_for(logs, f"{PREFIX}/apache/access", probe)

@@ -1,0 +1,251 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to gdpr.aws_monitoring
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Linux agent knowledge: where each distribution writes its logs and how their lines look.
+
+The role ``cloudwatch_agent_linux`` builds its agent fragment only through these filters, and so does
+its ``tasks/plan.yml``: the log groups the log_groups role creates and the groups the agent writes to
+come from one function and cannot drift apart. Naming, retention and the entry schema are the shared
+conventions of ``module_utils/cwagent.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import cwagent
+
+ROLE = "cloudwatch_agent_linux"
+WEB_SERVERS: dict[str, tuple[str, ...]] = {
+    "apache": ("apache/access", "apache/error"),
+    "nginx": ("nginx/access", "nginx/error"),
+}
+# Package names that mean "this web server is installed" (Debian splits nginx into flavours).
+WEB_SERVER_PACKAGES: dict[str, tuple[str, ...]] = {
+    "apache": ("apache2", "httpd"),
+    "nginx": ("nginx", "nginx-core", "nginx-full", "nginx-light", "nginx-extras", "nginx-mainline"),
+}
+SYSTEM_LOGS: dict[str, str] = {"auth": "system/auth", "syslog": "system/syslog", "audit": "system/audit"}
+OS_FAMILIES: tuple[str, ...] = ("Debian", "RedHat")
+
+# The files each distribution's packages log to by default. Explicit names, no globs: with a glob
+# the agent follows only the most recently written match, and rotated copies (access.log.1) must
+# not be shipped twice.
+PATHS: dict[str, dict[str, tuple[str, ...]]] = {
+    "Debian": {
+        "apache/access": ("/var/log/apache2/access.log", "/var/log/apache2/other_vhosts_access.log"),
+        "apache/error": ("/var/log/apache2/error.log",),
+        "nginx/access": ("/var/log/nginx/access.log",),
+        "nginx/error": ("/var/log/nginx/error.log",),
+        "system/auth": ("/var/log/auth.log",),
+        "system/syslog": ("/var/log/syslog",),
+        "system/audit": ("/var/log/audit/audit.log",),
+    },
+    "RedHat": {
+        "apache/access": ("/var/log/httpd/access_log", "/var/log/httpd/ssl_access_log"),
+        "apache/error": ("/var/log/httpd/error_log", "/var/log/httpd/ssl_error_log"),
+        "nginx/access": ("/var/log/nginx/access.log",),
+        "nginx/error": ("/var/log/nginx/error.log",),
+        "system/auth": ("/var/log/secure",),
+        "system/syslog": ("/var/log/messages",),
+        "system/audit": ("/var/log/audit/audit.log",),
+    },
+}
+
+# Line formats. Access logs (combined format) carry "[10/Oct/2000:13:55:36 -0700]" with an offset;
+# error logs and syslog are in local time, which is the agent's default timezone. Continuation
+# lines (stack traces, multi-line messages) belong to the event that starts with a timestamp.
+_ACCESS = {"timestamp_format": "%d/%b/%Y:%H:%M:%S %z"}
+_SYSLOG_TRADITIONAL = {"timestamp_format": "%b %d %H:%M:%S", "multi_line_start_pattern": "{timestamp_format}"}
+# rsyslog's built-in file format (RFC 3339, "2024-01-15T10:00:00.123456+01:00"): Debian 12 dropped
+# the RSYSLOG_TraditionalFileFormat line from rsyslog.conf, so its logs use this one.
+_SYSLOG_RFC3339 = {
+    "timestamp_format": "%Y-%m-%dT%H:%M:%S.%f",
+    "multi_line_start_pattern": "{timestamp_format}",
+}
+FORMATS: dict[str, dict[str, str]] = {
+    "apache/access": _ACCESS,
+    "nginx/access": _ACCESS,
+    # "[Wed Oct 11 14:32:52.123456 2000] [core:error] [pid 35708:tid 4328636416] ..."
+    "apache/error": {
+        "timestamp_format": "%a %b %d %H:%M:%S.%f %Y",
+        "multi_line_start_pattern": r"^\[\w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2}",
+    },
+    # "2024/01/15 10:00:00 [error] 1234#1234: *1 open() ..."
+    "nginx/error": {
+        "timestamp_format": "%Y/%m/%d %H:%M:%S",
+        "multi_line_start_pattern": "{timestamp_format}",
+    },
+    "system/auth": _SYSLOG_TRADITIONAL,
+    "system/syslog": _SYSLOG_TRADITIONAL,
+    # audit.log stamps records as "msg=audit(1364481363.243:24287)" (epoch seconds), which the
+    # agent's timestamp_format cannot express: the agent uses the time it reads the line instead.
+    "system/audit": {},
+}
+FORMAT_KEYS: frozenset[str] = frozenset(
+    {"timestamp_format", "timezone", "multi_line_start_pattern", "encoding"}
+)
+EXTRA_FILE_KEYS: frozenset[str] = FORMAT_KEYS | {"file_path", "source", "filters"}
+
+
+def _fail(message: str) -> AnsibleFilterError:
+    return AnsibleFilterError(message)
+
+
+def _family(os_family: str) -> str:
+    if os_family not in OS_FAMILIES:
+        raise _fail(f"{ROLE}: OS family {os_family!r} is not supported (supported: {', '.join(OS_FAMILIES)})")
+    return os_family
+
+
+def _uses_rfc3339_syslog(host: Mapping[str, Any]) -> bool:
+    try:
+        major = int(str(host.get("distribution_major_version", "0")).split(".")[0])
+    except ValueError:
+        return False
+    return host.get("distribution") == "Debian" and major >= 12
+
+
+def source_formats(source: str, host: Mapping[str, Any] | None, overrides: Mapping[str, Any]) -> dict:
+    """Timestamp/multi-line settings for one source: built-in, distribution, then the user's override."""
+    formats = dict(FORMATS.get(source, {}))
+    if source in ("system/auth", "system/syslog") and host and _uses_rfc3339_syslog(host):
+        formats = dict(_SYSLOG_RFC3339)
+    override = overrides.get(source) or {}
+    if not isinstance(override, Mapping):
+        raise _fail(f"{ROLE}_log_formats[{source!r}]: give a dict of {', '.join(sorted(FORMAT_KEYS))}")
+    unknown = sorted(set(override) - FORMAT_KEYS)
+    if unknown:
+        raise _fail(f"{ROLE}_log_formats[{source!r}]: unknown keys {', '.join(unknown)}")
+    formats.update(override)
+    return {k: v for k, v in formats.items() if v not in (None, "")}
+
+
+def cwagent_linux_detect(packages: Mapping[str, Any], wanted: Iterable[str]) -> list[str]:
+    """The wanted web servers whose package is installed (``packages``: ansible_facts.packages)."""
+    installed = set(packages or {})
+    return [name for name in wanted if installed.intersection(WEB_SERVER_PACKAGES.get(name, ()))]
+
+
+def cwagent_linux_system_log_paths(system_logs: Iterable[str], os_family: str) -> list[str]:
+    """Candidate files of the wanted system logs on this OS family (the role checks which exist)."""
+    paths = PATHS[_family(os_family)]
+    return [path for name in system_logs for path in paths[SYSTEM_LOGS[name]]]
+
+
+def cwagent_linux_stored_name(path: str) -> str:
+    """The name the agent stores ``-c file:<path>`` under in ``etc/amazon-cloudwatch-agent.d/``."""
+    base = str(path).rstrip("/").rsplit("/", 1)[-1]
+    for char in ("/", " ", ":"):
+        base = base.replace(char, "_")
+    return f"file_{base}"
+
+
+def _check_names(values: Iterable[str], allowed: Iterable[str], var: str) -> list[str]:
+    values = list(values or [])
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise _fail(f"{var}: unknown {', '.join(unknown)} (choose from {', '.join(sorted(allowed))})")
+    return values
+
+
+def _extra_entries(
+    extra_files: Iterable[Mapping[str, Any]], host: Mapping[str, Any] | None, options: dict
+) -> Iterator[tuple[str, str, dict]]:
+    for index, extra in enumerate(extra_files or []):
+        var = f"{ROLE}_extra_files[{index}]"
+        if not isinstance(extra, Mapping):
+            raise _fail(f"{var}: give a dict with file_path and source")
+        unknown = sorted(set(extra) - EXTRA_FILE_KEYS)
+        if unknown:
+            raise _fail(f"{var}: unknown keys {', '.join(unknown)}")
+        path = extra.get("file_path")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise _fail(f"{var}.file_path: {path!r} is not an absolute path")
+        source = extra.get("source")
+        if not isinstance(source, str) or not source:
+            raise _fail(f"{var}.source: give the log source, e.g. apache/access or myapp/app")
+        formats = source_formats(source, host, options.get("log_formats") or {})
+        formats.update({k: extra[k] for k in FORMAT_KEYS | {"filters"} if extra.get(k) not in (None, "")})
+        yield source, path, formats
+
+
+def _group(source: str, prefix: str, var: str) -> str:
+    try:
+        return cwagent.log_group_name(prefix, source)
+    except cwagent.ConventionError as exc:
+        raise _fail(f"{var}: {exc}") from exc
+
+
+def cwagent_linux_fragment(
+    web_servers: Iterable[str],
+    options: Mapping[str, Any],
+    host: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The role's agent fragment.
+
+    ``web_servers``: the web servers to collect (on a host: those detected). ``options``: the role's
+    settings (``system_logs``, ``extra_files``, ``prefix``, ``retention_days``, ``log_group_class``,
+    ``stream``, ``log_formats``, ``endpoint_override``, ``region``, ``run_as_user``). ``host``: the
+    host's ``os_family``, ``distribution``, ``distribution_major_version`` and ``present_paths`` (system
+    logs are collected only where their file exists); without it (planning, no host contact) every
+    configured source is included with Debian paths, which name the same log groups.
+    """
+    web = _check_names(web_servers, WEB_SERVERS, f"{ROLE}_web_servers")
+    system = _check_names(options.get("system_logs"), SYSTEM_LOGS, f"{ROLE}_system_logs")
+    family = _family(host.get("os_family")) if host else "Debian"
+    paths = PATHS[family]
+    present = None if host is None else set(host.get("present_paths") or [])
+    prefix = str(options.get("prefix") or "")
+    try:
+        retention = cwagent.validate_retention(options.get("retention_days"), f"{ROLE}_retention_days")
+    except cwagent.ConventionError as exc:
+        raise _fail(str(exc)) from exc
+    common: dict[str, Any] = {"stream": options.get("stream") or "{instance_id}"}
+    if options.get("log_group_class"):
+        common["log_group_class"] = options["log_group_class"]
+
+    wanted: list[tuple[str, str, dict]] = []
+    for name in web:
+        for source in WEB_SERVERS[name]:
+            formats = source_formats(source, host, options.get("log_formats") or {})
+            wanted.extend((source, path, formats) for path in paths[source])
+    for name in system:
+        source = SYSTEM_LOGS[name]
+        formats = source_formats(source, host, options.get("log_formats") or {})
+        wanted.extend((source, p, formats) for p in paths[source] if present is None or p in present)
+    wanted.extend(_extra_entries(options.get("extra_files"), host, options))
+
+    entries, seen = [], set()
+    for source, path, formats in wanted:
+        if path in seen:  # the agent would tail one file twice
+            continue
+        seen.add(path)
+        group = _group(source, prefix, f"{ROLE}_log_group_prefix")
+        try:
+            entries.append(cwagent.file_entry(path, group, retention, **common, **formats))
+        except cwagent.ConventionError as exc:
+            raise _fail(f"{ROLE}: {exc}") from exc
+
+    frag = cwagent.fragment(files=entries, endpoint_override=options.get("endpoint_override") or None)
+    agent = {k: options[k] for k in ("region", "run_as_user") if options.get(k)}
+    if agent:
+        frag["agent"] = agent
+    try:
+        cwagent.log_groups_from_fragment(frag)  # one group, one retention: the agent insists too
+    except cwagent.ConventionError as exc:
+        raise _fail(f"{ROLE}: {exc}") from exc
+    return frag
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "cwagent_linux_detect": cwagent_linux_detect,
+            "cwagent_linux_system_log_paths": cwagent_linux_system_log_paths,
+            "cwagent_linux_stored_name": cwagent_linux_stored_name,
+            "cwagent_linux_fragment": cwagent_linux_fragment,
+        }
