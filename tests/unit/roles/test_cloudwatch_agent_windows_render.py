@@ -1,0 +1,445 @@
+"""The Windows agent role's own rendering path, run by ansible-playbook on the controller.
+
+No Windows host can run here, so these tests run the role's ``render`` and ``plan`` entry points
+(exactly the set_fact code ``tasks/main.yml`` runs between IIS discovery on the host and writing
+the fragment with win_copy) on localhost, with IIS discoveries shaped like the JSON
+``files/discover_iis.ps1`` prints, write ``cloudwatch_agent_windows_fragment_json`` to files, and
+check the result against the agent's config rules (schema subset below, written from the agent's
+documented JSON schema: only keys the agent accepts, its enums and required keys).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import cwagent
+
+REPO = Path(__file__).resolve().parents[3]
+ROLE = REPO / "roles" / "cloudwatch_agent_windows"
+BIN = Path(sys.executable).parent
+PREFIX = "/gdpr/test"
+RETENTION = 400
+
+DEFAULTS = {"directory": r"%SystemDrive%\inetpub\logs\LogFiles", "logFormat": "W3C"}
+LAYOUTS: dict[str, dict] = {
+    "default_site": {
+        "iis_installed": True,
+        "site_defaults": DEFAULTS,
+        "central_log": {},
+        "sites": [{"id": "1", "name": "Default Web Site", "protocols": ["http"], "log_file": {}}],
+        "environment": {"SystemDrive": "C:"},
+    },
+    "several_sites": {
+        "iis_installed": True,
+        "site_defaults": DEFAULTS,
+        "central_log": {},
+        "sites": [
+            {"id": "1", "name": "Default Web Site", "protocols": ["http"], "log_file": {}},
+            {"id": "2", "name": "shop", "protocols": ["https", "http"], "log_file": {}},
+            {"id": "5", "name": "api", "protocols": ["https"], "log_file": {"logFormat": "W3C"}},
+            {"id": "7", "name": "uploads", "protocols": ["ftp"], "log_file": {}},
+            {"id": "8", "name": "quiet", "protocols": ["http"], "log_file": {"enabled": "false"}},
+        ],
+        "environment": {"SystemDrive": "C:"},
+    },
+    "custom_directory": {
+        "iis_installed": True,
+        "site_defaults": DEFAULTS,
+        "central_log": {},
+        "sites": [
+            {"id": "1", "name": "Default Web Site", "protocols": ["http"], "log_file": {}},
+            # trailing separator, an own variable, a lower-case system variable
+            {"id": "3", "name": "intranet", "protocols": ["http"], "log_file": {"directory": "D:\\Logs\\"}},
+            {"id": "4", "name": "web", "protocols": ["https"], "log_file": {"directory": r"%LOGROOT%\web"}},
+            {"id": "6", "name": "sys", "protocols": ["http"], "log_file": {"directory": r"%systemdrive%\wl"}},
+        ],
+        "environment": {"SystemDrive": "C:", "LOGROOT": r"E:\Logs"},
+    },
+    "iis_absent": {
+        "iis_installed": False,
+        "site_defaults": {},
+        "central_log": {},
+        "sites": [],
+        "environment": {},
+    },
+}  # fmt: skip
+EXPECTED_IIS = {
+    "default_site": {r"C:\inetpub\logs\LogFiles\W3SVC1\*.log": "{instance_id}/W3SVC1"},
+    "several_sites": {
+        r"C:\inetpub\logs\LogFiles\W3SVC1\*.log": "{instance_id}/W3SVC1",
+        r"C:\inetpub\logs\LogFiles\W3SVC2\*.log": "{instance_id}/W3SVC2",
+        r"C:\inetpub\logs\LogFiles\W3SVC5\*.log": "{instance_id}/W3SVC5",
+    },
+    "custom_directory": {
+        r"C:\inetpub\logs\LogFiles\W3SVC1\*.log": "{instance_id}/W3SVC1",
+        r"D:\Logs\W3SVC3\*.log": "{instance_id}/W3SVC3",
+        r"E:\Logs\web\W3SVC4\*.log": "{instance_id}/W3SVC4",
+        r"C:\wl\W3SVC6\*.log": "{instance_id}/W3SVC6",
+    },
+    "iis_absent": {r"C:\inetpub\logs\LogFiles\W3SVC*\*.log": "{instance_id}"},
+}
+EXPECTED_GROUPS = {
+    f"{PREFIX}/iis/access",
+    f"{PREFIX}/windows/security",
+    f"{PREFIX}/windows/system",
+    f"{PREFIX}/windows/application",
+}
+
+_RETENTION = {"type": "integer", "enum": [-1, *cwagent.RETENTION_DAYS]}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 512}
+_FILTERS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"type": {"enum": ["include", "exclude"]}, "expression": {"type": "string"}},
+        "additionalProperties": False,
+    },
+}
+AGENT_LOGS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "logs": {
+            "type": "object",
+            "properties": {
+                "logs_collected": {
+                    "type": "object",
+                    "properties": {
+                        "files": {
+                            "type": "object",
+                            "required": ["collect_list"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "collect_list": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "uniqueItems": True,
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["file_path"],
+                                        "additionalProperties": False,
+                                        "properties": {
+                                            "file_path": {"type": "string", "maxLength": 4096},
+                                            "log_group_name": _NAME,
+                                            "log_stream_name": _NAME,
+                                            "log_group_class": {"enum": list(cwagent.LOG_GROUP_CLASSES)},
+                                            "retention_in_days": _RETENTION,
+                                            "timestamp_format": {"type": "string", "minLength": 1},
+                                            "timezone": {"enum": ["Local", "LOCAL", "UTC"]},
+                                            "multi_line_start_pattern": {"type": "string", "minLength": 1},
+                                            "encoding": {"type": "string", "minLength": 1},
+                                            "filters": _FILTERS,
+                                        },
+                                    },
+                                }
+                            },
+                        },
+                        "windows_events": {
+                            "type": "object",
+                            "required": ["collect_list"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "collect_list": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "uniqueItems": True,
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["event_name"],
+                                        "anyOf": [
+                                            {"required": ["event_levels"]},
+                                            {"required": ["event_ids"]},
+                                            {"required": ["filters"]},
+                                        ],
+                                        "additionalProperties": False,
+                                        "properties": {
+                                            "event_name": {
+                                                "type": "string",
+                                                "minLength": 1,
+                                                "maxLength": 255,
+                                            },
+                                            "event_levels": {
+                                                "type": "array",
+                                                "items": {"enum": list(cwagent.EVENT_LEVELS)},
+                                            },
+                                            "event_ids": {
+                                                "type": "array",
+                                                "minItems": 1,
+                                                "uniqueItems": True,
+                                                "items": {"type": "integer", "minimum": 0, "maximum": 65535},
+                                            },
+                                            "filters": _FILTERS,
+                                            "event_format": {"enum": ["text", "xml"]},
+                                            "log_group_name": _NAME,
+                                            "log_stream_name": _NAME,
+                                            "log_group_class": {"enum": list(cwagent.LOG_GROUP_CLASSES)},
+                                            "retention_in_days": _RETENTION,
+                                        },
+                                    },
+                                }
+                            },
+                        },
+                    },
+                    "additionalProperties": False,
+                }
+            },
+            "required": ["logs_collected"],
+        }
+    },
+    "required": ["logs"],
+    "additionalProperties": False,
+}
+
+
+def ansible_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "ANSIBLE_COLLECTIONS_PATH": sysconfig.get_paths()["purelib"],
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+            "ANSIBLE_LOCALHOST_WARNING": "False",
+        }
+    )
+    return env
+
+
+def run_playbook(playbook: list[dict], workdir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    path = workdir / "playbook.yml"
+    path.write_text(yaml.safe_dump(playbook, sort_keys=False))
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", *extra, str(path)],
+        capture_output=True,
+        text=True,
+        env=ansible_env(),
+        cwd=workdir,
+        timeout=300,
+        check=False,
+    )
+
+
+def role_play(name: str, entry: str, play_vars: dict, tasks_after: list[dict]) -> dict:
+    return {
+        "name": name,
+        "hosts": "localhost",
+        "gather_facts": False,
+        "vars": play_vars,
+        "tasks": [
+            {
+                "name": f"Run the role's {entry} entry point",
+                "ansible.builtin.include_role": {
+                    "name": "gdpr.aws_monitoring.cloudwatch_agent_windows",
+                    "tasks_from": entry,
+                },
+            },
+            *tasks_after,
+        ],
+    }
+
+
+WINDOWS_TASKS = {
+    task["name"] for task in yaml.safe_load((ROLE / "tasks" / "install.yml").read_text()) if "name" in task
+}
+SITE_VARS = {"gdpr_monitoring_environment": "test", "gdpr_monitoring_retention_days": RETENTION}
+
+
+def keep(key: str, value: str) -> dict:
+    """set_fact runs on the controller without a module: results pile up in one fact."""
+    return {
+        "name": f"Keep {key}",
+        "ansible.builtin.set_fact": {
+            "test_results": f"{{{{ test_results | default({{}}) | combine({{{key!r}: {value}}}) }}}}"
+        },
+    }
+
+
+def write_results(path: Path) -> dict:
+    return {
+        "name": "Write every result at once",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "tasks": [
+            {
+                "name": "Write the results",
+                "ansible.builtin.copy": {
+                    "content": "{{ test_results | to_json }}",
+                    "dest": str(path),
+                    "mode": "0644",
+                },
+            }
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Fragments for every layout and the plan, from one ansible-playbook run."""
+    out = tmp_path_factory.mktemp("cwagent_windows")
+    plays = [
+        role_play(
+            f"Render {layout}",
+            "render",
+            {**SITE_VARS, "cloudwatch_agent_windows_iis_discovery": discovery},
+            [
+                # the text the role hands to win_copy, and the checksum it compares with the agent's copy
+                keep(layout, "cloudwatch_agent_windows_fragment_json"),
+                keep(f"{layout}.sha1", "cloudwatch_agent_windows_fragment_json | hash('sha1')"),
+            ],
+        )
+        for layout, discovery in LAYOUTS.items()
+    ]
+    plays.append(role_play("Plan", "plan", SITE_VARS, [keep("plan", "cloudwatch_agent_windows_log_groups")]))
+    plays.append(write_results(out / "results.json"))
+    result = run_playbook(plays, out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads((out / "results.json").read_text())
+    for layout in LAYOUTS:
+        results[layout] = results[layout].encode("utf-8")
+    return results
+
+
+def collected(raw: bytes) -> tuple[list[dict], list[dict]]:
+    logs = json.loads(raw)["logs"]["logs_collected"]
+    return logs.get("files", {}).get("collect_list", []), logs["windows_events"]["collect_list"]
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_fragment_is_valid_agent_json(rendered, layout):
+    fragment = json.loads(rendered[layout])
+    jsonschema.validate(fragment, AGENT_LOGS_SCHEMA)
+    # ASCII-only, sorted, stable text: the same settings always give the same bytes
+    assert rendered[layout].decode("ascii") == json.dumps(fragment, indent=2, sort_keys=True)
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_checksum_compared_on_the_host_matches_the_file_written(rendered, layout):
+    # configure.yml compares win_stat's sha1 of the agent's byte copy with this hash
+    assert rendered[f"{layout}.sha1"] == hashlib.sha1(rendered[layout]).hexdigest()
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_iis_paths_streams_and_w3c_timestamps(rendered, layout):
+    files, _ = collected(rendered[layout])
+    assert {e["file_path"]: e["log_stream_name"] for e in files} == EXPECTED_IIS[layout]
+    for entry in files:
+        assert entry["log_group_name"] == f"{PREFIX}/iis/access"
+        assert entry["retention_in_days"] == RETENTION
+        assert entry["timestamp_format"] == "%Y-%m-%d %H:%M:%S"
+        assert entry["timezone"] == "UTC"
+        assert entry["filters"] == [{"type": "exclude", "expression": "^#"}]
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_event_logs_at_audit_levels(rendered, layout):
+    _, events = collected(rendered[layout])
+    by_name = {e["event_name"]: e for e in events}
+    assert set(by_name) == {"Security", "System", "Application"}
+    # Security audit records are level Information (LogAlways): without INFORMATION no logons
+    assert set(by_name["Security"]["event_levels"]) == {"CRITICAL", "ERROR", "WARNING", "INFORMATION"}
+    for name in ("System", "Application"):
+        assert set(by_name[name]["event_levels"]) == {"CRITICAL", "ERROR", "WARNING"}
+    for name, entry in by_name.items():
+        assert entry["log_group_name"] == f"{PREFIX}/windows/{name.lower()}"
+        assert entry["log_stream_name"] == "{instance_id}"
+        assert entry["retention_in_days"] == RETENTION
+        assert entry["event_format"] == "xml"
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_plan_lists_every_group_the_fragment_writes(rendered, layout):
+    planned = {g["name"]: g for g in rendered["plan"]}
+    assert set(planned) == EXPECTED_GROUPS
+    for group in cwagent.log_groups_from_fragment(json.loads(rendered[layout])):
+        assert planned[group["name"]] == group
+    assert all(
+        g == {**g, "retention_in_days": RETENTION, "log_group_class": "STANDARD"} for g in planned.values()
+    )
+
+
+V = "cloudwatch_agent_windows_"
+BAD_INPUT = {
+    "retention": ("main", {f"{V}retention_days": 42}, f"{V}retention_days"),
+    "site_retention": ("plan", {"gdpr_monitoring_retention_days": 42}, f"{V}retention_days"),
+    "level": ("main", {f"{V}security_event_levels": ["LOUD"]}, f"{V}security_event_levels"),
+    "fragment_name": ("main", {f"{V}fragment_name": r"..\evil.json"}, f"{V}fragment_name must be"),
+    "extra_source": ("main", {f"{V}extra_files": [{"path": "C:\\a.log", "source": "Not Valid"}]},
+                     f"{V}extra_files[0].source"),
+    "extra_event": ("render", {f"{V}extra_event_logs": [{"name": "X"}]}, "source"),
+    "msi_path": ("main", {f"{V}msi_path": "agent.msi"}, f"{V}msi_path"),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """For each bad input (and the defaults): the task that failed and its message, one run."""
+    out = tmp_path_factory.mktemp("cwagent_windows_bad")
+    cases = {**BAD_INPUT, "defaults": ("main", {}, "")}
+    plays = []
+    for case, (entry, role_vars, _) in cases.items():
+        play = role_play(f"Input {case}", entry, role_vars, [])
+        play["tasks"] = [
+            {
+                "name": "Run the role and record where it stops",
+                "block": play["tasks"],
+                "rescue": [
+                    keep(
+                        case, "{'task': ansible_failed_task.name, 'msg': ansible_failed_result.msg | string}"
+                    )
+                ],
+            }
+        ]
+        plays.append(play)
+    plays.append(write_results(out / "results.json"))
+    result = run_playbook(plays, out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads((out / "results.json").read_text())
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_is_rejected_on_the_controller_before_any_host_task(refusals, case):
+    assert case in refusals, f"{case} was not refused"
+    assert BAD_INPUT[case][2] in refusals[case]["msg"]
+    # refused by the argument specs, validate.yml or the filter, never later
+    assert refusals[case]["task"] not in WINDOWS_TASKS
+
+
+def test_valid_defaults_pass_every_controller_check_and_reach_the_host(refusals):
+    """With defaults, validation and plan succeed and the first Windows module runs (and, on this
+    Linux controller, fails for want of PowerShell): nothing before it refused the input."""
+    assert refusals["defaults"]["task"] == "Look for an installed agent"
+    assert "powershell" in refusals["defaults"]["msg"]
+
+
+def test_syntax_check_covers_the_windows_tasks(tmp_path):
+    play = {
+        "name": "Whole role, statically imported",
+        "hosts": "all",
+        "gather_facts": False,
+        "roles": [{"role": "gdpr.aws_monitoring.cloudwatch_agent_windows"}],
+    }
+    result = run_playbook([play], tmp_path, "--syntax-check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_powershell_script_the_tasks_use_is_shipped():
+    scripts = set()
+    for tasks_file in (ROLE / "tasks").glob("*.yml"):
+        for task in yaml.safe_load(tasks_file.read_text()) or []:
+            for inner in [task, *task.get("block", [])]:
+                module = inner.get("ansible.windows.win_powershell")
+                if module:
+                    scripts.add(module["path"])
+    assert scripts == {"discover_iis.ps1", "check_signature.ps1", "apply_fragment.ps1"}
+    for script in scripts:
+        assert (ROLE / "files" / script).is_file()
