@@ -1,0 +1,837 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to gdpr.aws_monitoring
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: instance_profile_attachment
+short_description: Give many EC2 instances, across regions, an IAM instance profile without breaking existing ones
+version_added: 0.1.0
+description:
+  - Makes an IAM instance profile (and so the permissions of its role) available to a whole fleet in
+    one call. Targets are explicit instances, instances matching EC2 filters in a list of regions, or
+    both.
+  - Instances without a profile get O(instance_profile) associated, running or stopped.
+  - An instance that already has another profile keeps it by default
+    (O(existing_profile=extend)) - replacing a profile silently takes away whatever the instance's
+    software was allowed to do. Instead the managed policies in O(policies) are attached to the
+    role(s) of that existing profile. Policies those roles already have are never detached.
+  - O(existing_profile=replace) replaces the association (ReplaceIamInstanceProfileAssociation for
+    running instances; disassociate then associate for stopped ones). O(existing_profile=skip) only
+    reports such instances.
+  - Each region is read once (DescribeInstances and DescribeIamInstanceProfileAssociations), all
+    regions concurrently; write calls are made only for instances that need a change. IAM is global,
+    so a role shared by many instances gets each policy attached once.
+  - Every target is validated before anything changes: an unknown instance id, an instance that is
+    terminated, or a region that cannot be read fails the module with nothing changed.
+  - Associations in the C(associating) or C(disassociating) state are waited for (up to
+    O(wait_timeout) seconds) before the instance is planned.
+  - The module does not remove profiles; use M(amazon.aws.ec2_instance) or the EC2 API for that.
+author:
+  - gdpr.aws_monitoring maintainers
+options:
+  instance_profile:
+    description:
+      - Name or ARN of the IAM instance profile to give to the instances.
+    type: str
+    required: true
+  instance_profile_path:
+    description:
+      - Path of O(instance_profile). Only used in check mode, to predict the ARN of a profile that
+        does not exist yet because an earlier task would create it.
+    type: str
+    default: /
+  instances:
+    description:
+      - Explicit target instances.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      instance_id:
+        description: Instance id, e.g. C(i-0123456789abcdef0).
+        type: str
+        required: true
+      region:
+        description: Region of the instance. Defaults to the module's O(region).
+        type: str
+  filters:
+    description:
+      - EC2 DescribeInstances filters selecting further targets in every region of O(regions), for
+        example C({"tag:gdpr_monitoring": "true"}). Values may be strings or lists.
+      - Unless the filters name C(instance-state-name), only pending, running, stopping and stopped
+        instances are selected.
+    type: dict
+    default: {}
+  regions:
+    description:
+      - Regions where O(filters) select instances. Defaults to the module's O(region).
+    type: list
+    elements: str
+    default: []
+  existing_profile:
+    description:
+      - What to do with an instance that already has another instance profile.
+      - V(extend) attaches O(policies) to the role(s) of the existing profile and leaves the
+        association alone.
+      - V(replace) replaces the existing profile with O(instance_profile).
+      - V(skip) leaves the instance alone and reports it.
+    type: str
+    choices: [extend, replace, skip]
+    default: extend
+  policies:
+    description:
+      - ARNs of the managed policies an instance needs from its role; attached to existing roles when
+        O(existing_profile=extend).
+      - Defaults to the managed policies attached to the role of O(instance_profile).
+    type: list
+    elements: str
+    default: []
+  wait_timeout:
+    description:
+      - Seconds to wait for associations in progress (C(associating), C(disassociating)) to settle.
+    type: int
+    default: 300
+notes:
+  - Supports check mode and diff mode. In check mode nothing is changed and the result describes
+    what would be done.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: The agent's profile on two instances in two regions
+  gdpr.aws_monitoring.instance_profile_attachment:
+    instance_profile: CloudWatchAgentServerRole
+    policies:
+      - arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy
+    instances:
+      - instance_id: i-0123456789abcdef0
+        region: eu-west-1
+      - instance_id: i-0fedcba9876543210
+        region: eu-central-1
+
+- name: Every opted-in instance of three regions; replace other profiles (explicit choice)
+  gdpr.aws_monitoring.instance_profile_attachment:
+    instance_profile: CloudWatchAgentServerRole
+    filters:
+      "tag:gdpr_monitoring": "true"
+    regions: [eu-west-1, eu-central-1, eu-north-1]
+    existing_profile: replace
+  register: attachment
+"""
+
+RETURN = r"""
+instance_profile_arn:
+  description: ARN of O(instance_profile) (predicted in check mode when it does not exist yet).
+  returned: always
+  type: str
+  sample: arn:aws:iam::123456789012:instance-profile/CloudWatchAgentServerRole
+instances:
+  description: One entry per target instance, in region then instance id order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    instance_id:
+      description: Instance id.
+      type: str
+    region:
+      description: Region of the instance.
+      type: str
+    state:
+      description: EC2 state of the instance when it was read.
+      type: str
+    before:
+      description: ARN of the instance profile associated before the run, or null.
+      type: str
+    after:
+      description: ARN of the instance profile associated after the run (would be, in check mode), or null.
+      type: str
+    action:
+      description:
+        - C(associated), C(replaced), C(extended) (policies attached to the role(s) of the existing
+          profile), C(skipped) or C(unchanged).
+      type: str
+    roles:
+      description: Roles of the existing profile that were (would be) extended, with the policies attached.
+      type: dict
+    message:
+      description: Why an instance was skipped.
+      type: str
+  sample:
+    - instance_id: i-0123456789abcdef0
+      region: eu-west-1
+      state: running
+      before: null
+      after: arn:aws:iam::123456789012:instance-profile/CloudWatchAgentServerRole
+      action: associated
+      roles: {}
+      message: ""
+counts:
+  description: Number of instances per action.
+  returned: always
+  type: dict
+  sample: {associated: 10, replaced: 0, extended: 2, skipped: 0, unchanged: 188}
+roles_extended:
+  description: Existing roles that got (would get) policies attached, with those policies.
+  returned: always
+  type: dict
+  sample: {LegacyAppRole: [arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy]}
+"""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+try:
+    import botocore
+except ImportError:  # AnsibleAWSModule reports the missing SDK itself
+    botocore = None
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
+    error_code,
+    regional_clients,
+    retry_decorator,
+    run_in_regions,
+)
+
+ACTIONS = ("associated", "replaced", "extended", "skipped", "unchanged")
+EXISTING_PROFILE_MODES = ("extend", "replace", "skip")
+# Instances an association can be made for; a terminated one cannot have a profile any more.
+ATTACHABLE_STATES = ("pending", "running", "stopping", "stopped")
+IN_PROGRESS = ("associating", "disassociating")
+# States in which the association still holds (or is about to): "disassociated" ones linger a while.
+ACTIVE_ASSOCIATION_STATES = ("associating", "associated", "disassociating")
+FILTER_CHUNK = 200  # values per EC2 filter
+PAGE_SIZE = 1000  # the largest page EC2 hands out: one call per region for most fleets
+MUTATION_WORKERS = 8  # concurrent write calls per region: below EC2's mutating-call burst budget
+POLL_DELAY = 5.0
+# A profile created seconds ago is not yet visible to EC2 (IAM is eventually consistent): EC2 then
+# answers InvalidParameterValue "Invalid IAM Instance Profile". Only the association calls retry it.
+ASSOCIATE_RETRY = AWSRetry.jittered_backoff(
+    retries=8, delay=2, max_delay=20, catch_extra_error_codes=["InvalidParameterValue"]
+)
+
+
+class PlanError(Exception):
+    """Input or state that cannot be applied safely; nothing has been changed."""
+
+
+@dataclass
+class Profile:
+    name: str
+    arn: str
+    roles: list[str] = field(default_factory=list)
+    exists: bool = True
+
+
+@dataclass
+class InstancePlan:
+    """What one target instance is and what the module does (or would do) to it."""
+
+    instance_id: str
+    region: str
+    state: str
+    association: dict[str, Any] | None
+    operation: str  # none, associate, replace, reassociate, extend, skip
+    action: str
+    after: str | None
+    roles: dict[str, list[str]] = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def before(self) -> str | None:
+        if self.association is None:
+            return None
+        return self.association["IamInstanceProfile"]["Arn"]
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "instance_id": self.instance_id,
+            "region": self.region,
+            "state": self.state,
+            "before": self.before,
+            "after": self.after,
+            "action": self.action,
+            "roles": self.roles,
+            "message": self.message,
+        }
+
+
+@dataclass
+class RegionView:
+    """One region as read: target instances (id -> state), their active associations, missing ids."""
+
+    instances: dict[str, str]
+    associations: dict[str, dict[str, Any]]
+    missing: list[str]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pure planning: no AWS calls, unit-tested on their own.
+
+
+def normalize_targets(instances: list[dict[str, Any]], default_region: str | None) -> dict[str, list[str]]:
+    """Explicit targets by region, deduplicated; a missing id or region fails before any call."""
+    by_region: dict[str, list[str]] = {}
+    for index, item in enumerate(instances):
+        instance_id = str(item.get("instance_id") or "").strip()
+        if not instance_id:
+            raise PlanError(f"instances[{index}] has no instance_id")
+        region = item.get("region") or default_region
+        if not region:
+            raise PlanError(f"instances[{index}] ({instance_id}) has no region and no default region is set")
+        ids = by_region.setdefault(region, [])
+        if instance_id not in ids:
+            ids.append(instance_id)
+    return by_region
+
+
+def ec2_filters(filters: dict[str, Any]) -> list[dict[str, Any]]:
+    """DescribeInstances filters from a dict; only attachable states unless the user chose states."""
+    result = []
+    for name, values in filters.items():
+        listed = values if isinstance(values, list) else [values]
+        result.append({"Name": str(name), "Values": [str(v) for v in listed]})
+    if "instance-state-name" not in filters:
+        result.append({"Name": "instance-state-name", "Values": list(ATTACHABLE_STATES)})
+    return result
+
+
+def chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def profile_name_from_arn(arn: str) -> str:
+    """arn:aws:iam::123456789012:instance-profile/some/path/Name -> Name."""
+    return arn.rsplit("/", 1)[-1]
+
+
+def partition_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[1] if len(parts) > 1 and parts[1] else "aws"
+
+
+def predicted_profile_arn(caller_arn: str, account: str, path: str, name: str) -> str:
+    path = path if path.endswith("/") else path + "/"
+    path = path if path.startswith("/") else "/" + path
+    return f"arn:{partition_of(caller_arn)}:iam::{account}:instance-profile{path}{name}"
+
+
+def index_associations(associations: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The association that counts per instance: an active one wins over a lingering disassociated one."""
+    found: dict[str, dict[str, Any]] = {}
+    for association in associations:
+        if association.get("State") not in ACTIVE_ASSOCIATION_STATES:
+            continue
+        found[association["InstanceId"]] = association
+    return found
+
+
+def in_progress(associations: dict[str, dict[str, Any]]) -> list[str]:
+    return sorted(i for i, a in associations.items() if a.get("State") in IN_PROGRESS)
+
+
+def plan_instance(
+    instance_id: str,
+    region: str,
+    state: str,
+    association: dict[str, Any] | None,
+    target: Profile,
+    mode: str,
+) -> InstancePlan:
+    """Decide for one instance; extend plans are completed by ``settle_extend`` once roles are known."""
+
+    def plan(operation: str, action: str, after: str | None, message: str = "") -> InstancePlan:
+        return InstancePlan(
+            instance_id, region, state, association, operation, action, after, message=message
+        )
+
+    if association is None:
+        return plan("associate", "associated", target.arn)
+    current_arn = association["IamInstanceProfile"]["Arn"]
+    if profile_name_from_arn(current_arn) == target.name:
+        return plan("none", "unchanged", current_arn)
+    if mode == "replace":
+        # ReplaceIamInstanceProfileAssociation is for running instances; a stopped one is re-associated.
+        operation = "replace" if state == "running" else "reassociate"
+        return plan(operation, "replaced", target.arn)
+    if mode == "skip":
+        return plan(
+            "skip",
+            "skipped",
+            current_arn,
+            f"has instance profile {current_arn}; left as it is (existing_profile=skip)",
+        )
+    return plan("extend", "extended", current_arn)
+
+
+def plan_role_policies(attached: dict[str, list[str]], needed: list[str]) -> dict[str, list[str]]:
+    """Policies each role lacks, in ``needed`` order; roles that lack nothing are left out."""
+    missing: dict[str, list[str]] = {}
+    for role, have in sorted(attached.items()):
+        lacking = [arn for arn in needed if arn not in have]
+        if lacking:
+            missing[role] = lacking
+    return missing
+
+
+def settle_extend(
+    plan: InstancePlan,
+    roles_of_profile: dict[str, list[str]],
+    missing_by_role: dict[str, list[str]],
+) -> InstancePlan:
+    """Turn an extend plan into extended / unchanged / skipped from its profile's roles."""
+    if plan.operation != "extend" or plan.association is None:
+        return plan
+    profile = profile_name_from_arn(plan.association["IamInstanceProfile"]["Arn"])
+    roles = roles_of_profile.get(profile, [])
+    if not roles:
+        plan.operation, plan.action = "skip", "skipped"
+        plan.message = (
+            f"instance profile {profile} has no role to extend; left as it is "
+            "(add a role to it, or use existing_profile=replace)"
+        )
+        return plan
+    plan.roles = {role: missing_by_role[role] for role in roles if role in missing_by_role}
+    if not plan.roles:
+        plan.operation, plan.action = "none", "unchanged"
+    return plan
+
+
+def count_actions(plans: list[InstancePlan]) -> dict[str, int]:
+    counts = dict.fromkeys(ACTIONS, 0)
+    for plan in plans:
+        counts[plan.action] += 1
+    return counts
+
+
+def build_diff(
+    plans: list[InstancePlan], missing_by_role: dict[str, list[str]], attached: dict[str, list[str]]
+) -> dict:
+    changed = [p for p in plans if p.operation not in ("none", "skip")]
+    return {
+        "before": {
+            "instances": {f"{p.region}/{p.instance_id}": p.before for p in changed},
+            "roles": {role: sorted(attached.get(role, [])) for role in missing_by_role},
+        },
+        "after": {
+            "instances": {f"{p.region}/{p.instance_id}": p.after for p in changed},
+            "roles": {
+                role: sorted(set(attached.get(role, [])) | set(extra))
+                for role, extra in missing_by_role.items()
+            },
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# AWS reads and writes. Functions take clients (RetryingBotoClientWrapper) so the benchmark and the
+# tests can drive them in-process with instrumented boto3 clients.
+
+
+def describe_targets(
+    ec2: Any, explicit: list[str], filters: list[dict[str, Any]] | None
+) -> tuple[dict[str, str], list[str]]:
+    """Target instances of one region (id -> state) and the explicit ids that do not exist there."""
+    found: dict[str, str] = {}
+    paginator = ec2.get_paginator("describe_instances")
+
+    def collect(request_filters: list[dict[str, Any]]) -> None:
+        pages = paginator.paginate(Filters=request_filters, PaginationConfig={"PageSize": PAGE_SIZE})
+        for page in retry_decorator()(pages.build_full_result)().get("Reservations", []):
+            for instance in page.get("Instances", []):
+                found[instance["InstanceId"]] = instance["State"]["Name"]
+
+    for chunk in chunks(explicit, FILTER_CHUNK):
+        collect([{"Name": "instance-id", "Values": chunk}])
+    if filters is not None:
+        collect(filters)
+    missing = [i for i in explicit if i not in found]
+    return found, missing
+
+
+def describe_associations(ec2: Any, instance_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Active profile associations of the region (or of ``instance_ids``), by instance id.
+
+    Read from DescribeIamInstanceProfileAssociations, not from the instances' IamInstanceProfile
+    field: that field lags behind (and moto never updates it on replace).
+    """
+    params: dict[str, Any] = {"PaginationConfig": {"PageSize": PAGE_SIZE}}
+    if instance_ids is not None:
+        params["Filters"] = [{"Name": "instance-id", "Values": instance_ids}]
+    paginator = ec2.get_paginator("describe_iam_instance_profile_associations")
+    pages = paginator.paginate(**params)
+    result = retry_decorator()(pages.build_full_result)()
+    return index_associations(result.get("IamInstanceProfileAssociations", []))
+
+
+def wait_settled(
+    ec2: Any,
+    associations: dict[str, dict[str, Any]],
+    timeout: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, dict[str, Any]]:
+    """Poll the instances whose association is in progress until none is; return the updated index."""
+    pending = in_progress(associations)
+    deadline = clock() + timeout
+    while pending:
+        if clock() >= deadline:
+            raise PlanError(
+                f"associations still in progress after {timeout:.0f}s for: {', '.join(pending)}; nothing was changed"
+            )
+        sleep(POLL_DELAY)
+        fresh = describe_associations(ec2, pending)
+        for instance_id in pending:
+            if instance_id in fresh:
+                associations[instance_id] = fresh[instance_id]
+            else:
+                associations.pop(instance_id, None)
+        pending = in_progress(associations)
+    return associations
+
+
+def read_region(
+    ec2: Any,
+    explicit: list[str],
+    filters: list[dict[str, Any]] | None,
+    timeout: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RegionView:
+    instances, missing = describe_targets(ec2, explicit, filters)
+    associations: dict[str, dict[str, Any]] = {}
+    if instances:
+        everything = describe_associations(ec2)
+        associations = {i: a for i, a in everything.items() if i in instances}
+        associations = wait_settled(ec2, associations, timeout, sleep)
+    return RegionView(instances=instances, associations=associations, missing=missing)
+
+
+def wait_disassociated(
+    ec2: Any, association_id: str, timeout: float, sleep: Callable[[float], None] = time.sleep
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = ec2.describe_iam_instance_profile_associations(
+            AssociationIds=[association_id], aws_retry=True
+        )
+        states = [a.get("State") for a in result.get("IamInstanceProfileAssociations", [])]
+        if not states or all(s == "disassociated" for s in states):
+            return
+        if time.monotonic() >= deadline:
+            raise PlanError(f"association {association_id} still {states[0]} after {timeout:.0f}s")
+        sleep(POLL_DELAY)
+
+
+def apply_instance(
+    ec2: Any, plan: InstancePlan, target: Profile, timeout: float, sleep: Callable[[float], None] = time.sleep
+) -> None:
+    spec = {"Arn": target.arn}
+    if plan.operation == "associate":
+        ASSOCIATE_RETRY(ec2.associate_iam_instance_profile)(
+            IamInstanceProfile=spec, InstanceId=plan.instance_id
+        )
+    elif plan.operation == "replace":
+        ASSOCIATE_RETRY(ec2.replace_iam_instance_profile_association)(
+            IamInstanceProfile=spec, AssociationId=plan.association["AssociationId"]
+        )
+    elif plan.operation == "reassociate":
+        association_id = plan.association["AssociationId"]
+        ec2.disassociate_iam_instance_profile(AssociationId=association_id, aws_retry=True)
+        wait_disassociated(ec2, association_id, timeout, sleep)
+        ASSOCIATE_RETRY(ec2.associate_iam_instance_profile)(
+            IamInstanceProfile=spec, InstanceId=plan.instance_id
+        )
+
+
+def apply_region(
+    ec2: Any, plans: list[InstancePlan], target: Profile, timeout: float, workers: int = MUTATION_WORKERS
+) -> list[str]:
+    """Write calls for one region's changed instances, a few at a time; returns per-instance errors."""
+
+    def one(plan: InstancePlan) -> str | None:
+        try:
+            apply_instance(ec2, plan, target, timeout)
+        except Exception as exc:  # reported per instance; the others still get their profile
+            return f"{plan.instance_id} ({plan.region}): {type(exc).__name__}: {exc}"
+        return None
+
+    if not plans:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(plans)))) as pool:
+        return [e for e in pool.map(one, plans) if e]
+
+
+def resolve_profile(iam: Any, name_or_arn: str) -> Profile | None:
+    name = profile_name_from_arn(name_or_arn) if name_or_arn.startswith("arn:") else name_or_arn
+    try:
+        found = iam.get_instance_profile(InstanceProfileName=name, aws_retry=True)["InstanceProfile"]
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise
+    return Profile(name=name, arn=found["Arn"], roles=[r["RoleName"] for r in found.get("Roles", [])])
+
+
+def attached_policies(iam: Any, role: str) -> list[str]:
+    paginator = iam.get_paginator("list_attached_role_policies")
+    pages = paginator.paginate(RoleName=role)
+    result = retry_decorator()(pages.build_full_result)()
+    return [p["PolicyArn"] for p in result.get("AttachedPolicies", [])]
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    instance_profile: str
+    instance_profile_path: str = "/"
+    explicit: dict[str, list[str]] = field(default_factory=dict)
+    filters: list[dict[str, Any]] | None = None
+    filter_regions: list[str] = field(default_factory=list)
+    existing_profile: str = "extend"
+    policies: list[str] = field(default_factory=list)
+    wait_timeout: float = 300
+
+    @property
+    def regions(self) -> list[str]:
+        return sorted(set(self.explicit) | set(self.filter_regions))
+
+
+def request_from_params(params: dict[str, Any], default_region: str | None) -> Request:
+    explicit = normalize_targets(params["instances"], default_region)
+    filters = None
+    filter_regions: list[str] = []
+    if params["filters"]:
+        filters = ec2_filters(params["filters"])
+        filter_regions = sorted(set(params["regions"] or ([default_region] if default_region else [])))
+        if not filter_regions:
+            raise PlanError("filters were given but no regions (and no default region) to apply them in")
+    for arn in params["policies"]:
+        if not str(arn).startswith("arn:"):
+            raise PlanError(f"policies: {arn} is not a policy ARN")
+    if not explicit and filters is None:
+        raise PlanError("no targets: give instances, or filters (with regions)")
+    return Request(
+        instance_profile=params["instance_profile"],
+        instance_profile_path=params["instance_profile_path"] or "/",
+        explicit=explicit,
+        filters=filters,
+        filter_regions=filter_regions,
+        existing_profile=params["existing_profile"],
+        policies=list(params["policies"]),
+        wait_timeout=params["wait_timeout"],
+    )
+
+
+@dataclass
+class Outcome:
+    changed: bool
+    profile: Profile
+    plans: list[InstancePlan]
+    missing_by_role: dict[str, list[str]]
+    attached: dict[str, list[str]]
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "changed": self.changed,
+            "instance_profile_arn": self.profile.arn,
+            "instances": [p.result() for p in self.plans],
+            "counts": count_actions(self.plans),
+            "roles_extended": dict(self.missing_by_role),
+            "diff": build_diff(self.plans, self.missing_by_role, self.attached),
+        }
+
+
+class Attachment:
+    """The whole run: read every region, validate, plan, then write. No module calls in here."""
+
+    def __init__(
+        self,
+        request: Request,
+        ec2_clients: dict[str, Any],
+        iam: Any,
+        check_mode: bool,
+        sts: Callable[[], Any] | None = None,
+    ) -> None:
+        self.request = request
+        self.ec2 = ec2_clients
+        self.iam = iam
+        self.check_mode = check_mode
+        self.sts = sts
+        self.warnings: list[str] = []
+
+    def target_profile(self) -> Profile:
+        profile = resolve_profile(self.iam, self.request.instance_profile)
+        if profile is not None:
+            return profile
+        name = self.request.instance_profile
+        if not self.check_mode or self.sts is None:
+            raise PlanError(f"instance profile {name} does not exist; nothing was changed")
+        # Check mode after a task that would create the profile: predict its ARN for the report.
+        identity = self.sts().get_caller_identity()
+        arn = name if name.startswith("arn:") else None
+        arn = arn or predicted_profile_arn(
+            identity["Arn"], identity["Account"], self.request.instance_profile_path, name
+        )
+        return Profile(name=profile_name_from_arn(arn), arn=arn, exists=False)
+
+    def read(self) -> dict[str, RegionView]:
+        request = self.request
+
+        def work(region: str) -> RegionView:
+            filters = request.filters if region in request.filter_regions else None
+            return read_region(
+                self.ec2[region], request.explicit.get(region, []), filters, request.wait_timeout
+            )
+
+        outcomes = run_in_regions(request.regions, work)
+        problems = []
+        views: dict[str, RegionView] = {}
+        for outcome in outcomes:
+            if outcome.error is None:
+                views[outcome.region] = outcome.result
+            elif outcome.refused and outcome.region not in request.explicit:
+                self.warnings.append(f"region {outcome.region} skipped (refused: {outcome.error})")
+            elif isinstance(outcome.exception, PlanError):
+                problems.append(f"{outcome.region}: {outcome.exception}")
+            else:
+                problems.append(f"{outcome.region}: could not read instances ({outcome.error})")
+        for region, view in sorted(views.items()):
+            if view.missing:
+                problems.append(f"{region}: unknown instance(s) {', '.join(view.missing)}")
+            gone = [
+                i
+                for i in request.explicit.get(region, [])
+                if view.instances.get(i) not in (None, *ATTACHABLE_STATES)
+            ]
+            if gone:
+                problems.append(
+                    f"{region}: instance(s) cannot get a profile in their state: "
+                    + ", ".join(f"{i} ({view.instances[i]})" for i in gone)
+                )
+        if problems:
+            raise PlanError("; ".join(problems) + ". Nothing was changed.")
+        return views
+
+    def plan(self, views: dict[str, RegionView], target: Profile) -> tuple[list[InstancePlan], dict, dict]:
+        plans = [
+            plan_instance(i, region, state, view.associations.get(i), target, self.request.existing_profile)
+            for region, view in sorted(views.items())
+            for i, state in sorted(view.instances.items())
+        ]
+        extend = [p for p in plans if p.operation == "extend"]
+        if not extend:
+            return plans, {}, {}
+        needed = self.request.policies
+        if not needed and target.exists:
+            needed = sorted({arn for role in target.roles for arn in attached_policies(self.iam, role)})
+        if not needed:
+            self.warnings.append(
+                "no policies to extend existing roles with (policies is empty and the profile's role has none)"
+            )
+        roles_of_profile: dict[str, list[str]] = {}
+        for p in extend:
+            name = profile_name_from_arn(p.before or "")
+            if name not in roles_of_profile:
+                found = resolve_profile(self.iam, name)
+                roles_of_profile[name] = found.roles if found else []
+        attached = {
+            role: attached_policies(self.iam, role) for roles in roles_of_profile.values() for role in roles
+        }
+        missing_by_role = plan_role_policies(attached, needed)
+        for p in extend:
+            settle_extend(p, roles_of_profile, missing_by_role)
+        return plans, missing_by_role, attached
+
+    def apply(
+        self, plans: list[InstancePlan], missing_by_role: dict[str, list[str]], target: Profile
+    ) -> list[str]:
+        errors = []
+        for role, policies in sorted(missing_by_role.items()):
+            for arn in policies:
+                try:
+                    self.iam.attach_role_policy(RoleName=role, PolicyArn=arn, aws_retry=True)
+                except Exception as exc:  # reported with the rest; associations still proceed
+                    errors.append(f"attach {arn} to role {role}: {type(exc).__name__}: {exc}")
+        todo: dict[str, list[InstancePlan]] = {}
+        for p in plans:
+            if p.operation in ("associate", "replace", "reassociate"):
+                todo.setdefault(p.region, []).append(p)
+        outcomes = run_in_regions(
+            sorted(todo), lambda r: apply_region(self.ec2[r], todo[r], target, self.request.wait_timeout)
+        )
+        for outcome in outcomes:
+            if outcome.error:
+                errors.append(f"{outcome.region}: {outcome.error}")
+            else:
+                errors.extend(outcome.result)
+        return errors
+
+    def run(self) -> Outcome:
+        views = self.read()
+        target = self.target_profile()
+        plans, missing_by_role, attached = self.plan(views, target)
+        changed = any(p.operation not in ("none", "skip") for p in plans) or bool(missing_by_role)
+        errors: list[str] = []
+        if changed and not self.check_mode:
+            errors = self.apply(plans, missing_by_role, target)
+        return Outcome(changed, target, plans, missing_by_role, attached, errors, self.warnings)
+
+
+def main() -> None:
+    instance_spec = dict(instance_id=dict(type="str", required=True), region=dict(type="str"))
+    argument_spec = dict(
+        instance_profile=dict(type="str", required=True),
+        instance_profile_path=dict(type="str", default="/"),
+        instances=dict(type="list", elements="dict", default=[], options=instance_spec),
+        filters=dict(type="dict", default={}),
+        regions=dict(type="list", elements="str", default=[]),
+        existing_profile=dict(type="str", choices=list(EXISTING_PROFILE_MODES), default="extend"),
+        policies=dict(type="list", elements="str", default=[]),
+        wait_timeout=dict(type="int", default=300),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        request = request_from_params(module.params, module.region)
+    except PlanError as exc:
+        module.fail_json(msg=str(exc))
+    # Clients are made here, not in the worker threads: a boto3 session is not thread-safe.
+    ec2_clients = regional_clients(module, "ec2", request.regions)
+    iam = module.client("iam", retry_decorator=retry_decorator())
+    run = Attachment(
+        request,
+        ec2_clients,
+        iam,
+        module.check_mode,
+        sts=lambda: module.client("sts", retry_decorator=retry_decorator()),
+    )
+    try:
+        outcome = run.run()
+    except PlanError as exc:
+        module.fail_json(msg=str(exc))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(exc, msg="Reading the instance profile or its roles failed; nothing was changed")
+    for warning in outcome.warnings:
+        module.warn(warning)
+    result = outcome.result()
+    if outcome.errors:
+        module.fail_json(msg="Some changes failed: " + "; ".join(outcome.errors), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
