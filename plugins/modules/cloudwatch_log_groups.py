@@ -26,7 +26,7 @@ description:
     applies O(log_groups[].kms_key_id) only when creating (or by deleting and recreating the group)
     and does not accept all retention values CloudWatch accepts.
 author:
-  - gdpr.aws_monitoring maintainers
+  - gdpr.aws_monitoring maintainers (@gdpr)
 options:
   log_groups:
     description: The log groups that should exist.

@@ -22,7 +22,7 @@ description:
   - Policies are compared as normalized documents, so a policy that only differs in formatting or
     order is left alone.
 author:
-  - gdpr.aws_monitoring maintainers
+  - gdpr.aws_monitoring maintainers (@gdpr)
 options:
   log_groups:
     description: The log groups (which must exist) to protect.
