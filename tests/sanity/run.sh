@@ -4,7 +4,7 @@
 # Why the detours (details in tests/sanity/README.md):
 #  * ansible-test only works from a directory laid out as .../ansible_collections/gdpr/aws_monitoring
 #    and resolves symlinks, so the git-visible files (tracked + untracked-not-ignored, so teammates'
-#    new files count) are copied to $SANITY_TREE/ansible_collections/gdpr/aws_monitoring, next to
+#    new files count) are copied to a temporary .../ansible_collections/gdpr/aws_monitoring, next to
 #    links to the dependency collections bundled in the venv. The copy must live outside this git
 #    work tree: ansible-test looks for .git upwards and would then see only git's (ignored) view.
 #  * ansible-test builds one venv per sanity test, bootstraps pip into it from a get-pip script
@@ -24,13 +24,25 @@ py="$venv/bin/python"
 state="$root/.cache/sanity"
 home="$state/home"
 wheels="$state/wheels"
-tree="${SANITY_TREE:-${TMPDIR:-/var/tmp}/gdpr.aws_monitoring-sanity-$(printf '%s' "$root" | sha256sum | cut -c1-8)}"
+tree=""
 ns=gdpr
 name=aws_monitoring
-dest="$tree/ansible_collections/$ns/$name"
 
 [ -x "$py" ] || { echo "sanity: $py missing; run 'make bootstrap' first" >&2; exit 2; }
 start=$(date +%s)
+
+# One run at a time per checkout: ansible-test deletes a venv it finds half-built, so two runs
+# sharing the cached venvs would pull them from under each other. A second run waits here.
+mkdir -p "$state"
+exec 9>"$state/.lock"
+if ! flock -n 9; then
+  echo "sanity: another run in this checkout holds $state/.lock; waiting"
+  flock 9
+fi
+# The copy is private to this run and removed at exit.
+tree=$(mktemp -d "${TMPDIR:-/var/tmp}/gdpr.aws_monitoring-sanity.XXXXXX")
+trap 'rm -rf "$tree"' EXIT
+dest="$tree/ansible_collections/$ns/$name"
 
 pyver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
@@ -53,6 +65,8 @@ if [ "$(cat "$wheels/.stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" >"$wheels/.stamp"
 fi
 
+echo "sanity: wheels ready after $(($(date +%s) - start))s"
+
 # 2. The private HOME: the get-pip cache file and a pip.conf pointing at the wheels only.
 get_pip="$home/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 pip_wheel=$(ls "$wheels"/pip-"$pip_version"-*.whl)
@@ -69,7 +83,6 @@ disable-pip-version-check = true
 EOF
 
 # 3. A fresh copy of the collection, as git sees it (tracked + untracked, minus ignored).
-rm -rf "$dest"
 mkdir -p "$dest"
 if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   (cd "$root" && git ls-files -z -co --exclude-standard \
@@ -87,7 +100,8 @@ done
 echo "sanity: ansible-test sanity --python $pyver $* (pip $pip_version bootstrap from $get_pip)"
 cd "$dest"
 rc=0
-HOME="$home" CI="${CI:-true}" "$venv/bin/ansible-test" sanity --python "$pyver" --color no "$@" </dev/null || rc=$?
+# Unbuffered, so CI logs keep ansible-test's "Running sanity test" lines next to their errors.
+HOME="$home" CI="${CI:-true}" PYTHONUNBUFFERED=1 "$venv/bin/ansible-test" sanity --python "$pyver" --color no "$@" </dev/null || rc=$?
 # Results (junit with --junit, lint output) back where CI collects them: tests/output (git-ignored).
 if [ -d "$dest/tests/output" ]; then
   mkdir -p "$root/tests/output"

@@ -16,16 +16,23 @@ Mapping (AWX survey types are text, textarea, password, integer, float, multiple
     list of str w/ choices  -> multiselect (AWX passes a real list)
     path                    -> text
 
+With --site the survey starts with the inventory-level knobs the agent roles and log_groups share
+(gdpr_monitoring_environment, _log_group_prefix, _retention_days; they are in no role's spec).
+
 Options whose type a survey cannot carry are left out and reported on stderr: bool (a survey answer
 is the string "false", and ansible-core 2.19 refuses a string as a condition), lists without choices
 and dicts. Set those in the job template's extra variables, where YAML keeps their types.
 Defaults are taken from the spec unless they are Jinja templates (those stay the role's business).
+An optional question without a default is a trap: AWX (up to 24.x at least) sends a blank answer as
+'' or null, which as an extra variable beats the role's computed default. Such options are left out
+unless named with --only, and then asked as required questions.
 The result is checked against the rules AWX's API applies to a survey spec before it is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import sys
@@ -43,8 +50,36 @@ AWX_TYPES = {
     "integer": int,
     "float": float,
 }
+ROOT = Path(__file__).resolve().parents[2]
 # Ansible documentation markup: C(x), I(x), O(x), V(x), L(text,url), U(url), ...
 _MARKUP = re.compile(r"\b(?:[BCEIMOPUV]|RV|L)\(([^()]*)\)")
+
+
+def site_options() -> dict[str, dict[str, Any]]:
+    """The site-wide knobs (README: Site-wide settings) as argument spec options."""
+    path = ROOT / "plugins" / "module_utils" / "cwagent.py"
+    spec = importlib.util.spec_from_file_location("gdpr_cwagent", path)
+    if spec is None or spec.loader is None:
+        raise SpecError(f"cannot load {path}")
+    cwagent = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cwagent)
+    return {
+        "gdpr_monitoring_environment": {
+            "type": "str",
+            "default": "prod",
+            "description": "Environment name; the default log group prefix is C(/gdpr/<environment>).",
+        },
+        "gdpr_monitoring_log_group_prefix": {
+            "type": "str",
+            "description": "Prefix of every log group (default C(/gdpr/<environment>)).",
+        },
+        "gdpr_monitoring_retention_days": {
+            "type": "int",
+            "default": 365,
+            "choices": list(cwagent.RETENTION_DAYS),
+            "description": "Retention in days of every log group the agents write to.",
+        },
+    }
 
 
 class SpecError(Exception):
@@ -89,8 +124,14 @@ def _label(variable: str, prefix: str) -> str:
     return (words[:1].upper() + words[1:]) or variable
 
 
-def question(variable: str, option: dict[str, Any], prefix: str = "") -> tuple[dict[str, Any] | None, str]:
-    """Return (survey question, "") for one option, or (None, reason) when a survey cannot carry it."""
+def question(
+    variable: str, option: dict[str, Any], prefix: str = "", explicit: bool = False
+) -> tuple[dict[str, Any] | None, str]:
+    """Return (survey question, "") for one option, or (None, reason) when a survey cannot carry it.
+
+    ``explicit``: the user asked for this option by name (--only); an option without a fixed default
+    is then asked as a required question instead of being left out.
+    """
     kind = option.get("type", "str")
     choices = option.get("choices")
     default = option.get("default")
@@ -122,6 +163,15 @@ def question(variable: str, option: dict[str, Any], prefix: str = "") -> tuple[d
         return None, f"type {kind}{elements} cannot be a survey answer; set it in extra variables"
     if default is not None and not _is_template(default):
         item["default"] = default
+    elif item["required"]:
+        pass
+    elif explicit:
+        item["required"] = True
+    else:
+        return None, (
+            "no fixed default: a blank optional answer reaches the role as '' or null and overrides "
+            "its computed default; set it in extra variables, or name it with --only (asked as required)"
+        )
     return item, ""
 
 
@@ -141,7 +191,7 @@ def build_survey(
             if variable in seen or (only is not None and variable not in only):
                 continue
             seen.add(variable)
-            item, reason = question(variable, option or {}, prefix)
+            item, reason = question(variable, option or {}, prefix, only is not None)
             if item is None:
                 skipped.append((variable, reason))
             else:
@@ -211,17 +261,24 @@ def _validate_question(idx: int, item: dict[str, Any], variables: set[str]) -> l
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("roles", nargs="+", type=Path, help="role directories (with meta/argument_specs.yml)")
+    parser.add_argument("roles", nargs="*", type=Path, help="role directories (with meta/argument_specs.yml)")
     parser.add_argument("--entry-point", default="main", help="argument spec entry point (default: main)")
+    parser.add_argument(
+        "--site", action="store_true", help="start with the site-wide gdpr_monitoring_* knobs"
+    )
     parser.add_argument("--only", action="append", help="variables to ask for (repeat or comma-separate)")
     parser.add_argument("--name", default="", help="survey name")
     parser.add_argument("--description", default="", help="survey description")
     parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     args = parser.parse_args(argv)
+    if not args.roles and not args.site:
+        parser.error("give role directories, --site, or both")
 
     only = {v.strip() for value in args.only for v in value.split(",") if v.strip()} if args.only else None
     try:
         roles = [(role.resolve(), load_options(role, args.entry_point)) for role in args.roles]
+        if args.site:
+            roles.insert(0, (Path("gdpr_monitoring"), site_options()))
     except (OSError, SpecError, yaml.YAMLError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

@@ -26,13 +26,15 @@ ROLES = sorted(p.parent.parent for p in ROOT.glob("roles/*/meta/argument_specs.y
 
 OPTIONS = {
     "demo_name": {"type": "str", "default": "x", "description": "Name, e.g. C(web)."},
-    "demo_secret": {"type": "str", "no_log": True, "description": "Secret."},
+    "demo_secret": {"type": "str", "no_log": True, "default": "", "description": "Secret."},
     "demo_class": {"type": "str", "choices": ["STANDARD", "INFREQUENT_ACCESS"], "default": "STANDARD"},
     "demo_days": {"type": "int", "choices": [1, 30, 365], "default": 30, "required": True},
     "demo_ratio": {"type": "float", "default": 0.5},
     "demo_levels": {"type": "list", "elements": "str", "choices": ["ERROR", "WARNING"], "default": ["ERROR"]},
     "demo_prefix": {"type": "str", "default": "{{ gdpr_monitoring_log_group_prefix | default('/gdpr') }}"},
-    "demo_path": {"type": "path"},
+    "demo_path": {"type": "path", "default": "/var/log/x.log"},
+    "demo_region": {"type": "str"},
+    "demo_group": {"type": "str", "required": True},
     "demo_flag": {"type": "bool", "default": True},
     "demo_names": {"type": "list", "elements": "str", "default": []},
     "demo_extra": {"type": "list", "elements": "dict", "default": []},
@@ -82,12 +84,33 @@ def test_types_map_to_awx_question_types(tmp_path):
     assert items["demo_levels"]["type"] == "multiselect"
     assert items["demo_levels"]["default"] == "ERROR"
     assert items["demo_path"]["type"] == "text"
-    # Jinja defaults are the role's business: no default in the survey
-    assert "default" not in items["demo_prefix"]
-    assert dict(skipped).keys() == {"demo_flag", "demo_names", "demo_extra", "demo_tags"}
+    assert items["demo_group"]["required"] is True
+    assert "default" not in items["demo_group"]
+    # no fixed default (none, or a Jinja one): a blank answer would override the role's default
+    assert dict(skipped).keys() == {
+        "demo_flag",
+        "demo_names",
+        "demo_extra",
+        "demo_tags",
+        "demo_prefix",
+        "demo_region",
+    }
+    assert "no fixed default" in dict(skipped)["demo_prefix"]
     assert "type bool" in dict(skipped)["demo_flag"]
     assert "list of dict" in dict(skipped)["demo_extra"]
     assert survey_tool.validate_survey(survey) == []
+
+
+def test_named_options_without_fixed_default_become_required_questions(tmp_path):
+    role = write_role(tmp_path, "demo", OPTIONS)
+    survey, skipped = survey_tool.build_survey(
+        [(role, survey_tool.load_options(role))], only={"demo_prefix", "demo_region", "demo_name"}
+    )
+    items = by_variable(survey)
+    assert skipped == []
+    assert (items["demo_prefix"]["required"], items["demo_region"]["required"]) == (True, True)
+    assert "default" not in items["demo_prefix"]
+    assert items["demo_name"]["required"] is False
 
 
 def test_only_selects_and_reports_unknown_variables(tmp_path):
@@ -100,11 +123,16 @@ def test_only_selects_and_reports_unknown_variables(tmp_path):
 
 
 def test_several_roles_merge_without_duplicates(tmp_path):
-    one = write_role(tmp_path, "one", {"one_a": {"type": "str"}, "shared_x": {"type": "int"}})
-    two = write_role(tmp_path, "two", {"shared_x": {"type": "int"}, "two_b": {"type": "str"}})
+    one = write_role(
+        tmp_path, "one", {"one_a": {"type": "str", "default": "a"}, "shared_x": {"type": "int", "default": 1}}
+    )
+    two = write_role(
+        tmp_path, "two", {"shared_x": {"type": "int", "default": 2}, "two_b": {"type": "str", "default": ""}}
+    )
     roles = [(one, survey_tool.load_options(one)), (two, survey_tool.load_options(two))]
     survey, _skipped = survey_tool.build_survey(roles)
     assert [item["variable"] for item in survey["spec"]] == ["one_a", "shared_x", "two_b"]
+    assert by_variable(survey)["shared_x"]["default"] == 1
     assert survey["name"] == "gdpr.aws_monitoring: one, two"
 
 
@@ -252,3 +280,28 @@ def _required_samples(options: dict) -> dict:
         for name, option in options.items()
         if option.get("required")
     }
+
+
+def test_site_knobs_come_first_and_use_the_shared_retention_values(tmp_path, capsys):
+    role = write_role(tmp_path, "demo", {"demo_flag": {"type": "bool"}})
+    out = tmp_path / "site.json"
+    assert survey_tool.main(["--site", str(role), "-o", str(out)]) == 0
+    items = json.loads(out.read_text(encoding="utf-8"))["spec"]
+    # the prefix has no fixed default (it follows the environment): left out unless named
+    assert [item["variable"] for item in items] == [
+        "gdpr_monitoring_environment",
+        "gdpr_monitoring_retention_days",
+    ]
+    assert "skipped gdpr_monitoring_log_group_prefix: no fixed default" in capsys.readouterr().err
+    assert items[0]["default"] == "prod"
+    retention = survey_tool.site_options()["gdpr_monitoring_retention_days"]["choices"]
+    assert 365 in retention
+    assert (items[1]["min"], items[1]["max"], items[1]["default"]) == (min(retention), max(retention), 365)
+    assert (items[0]["question_name"], items[1]["question_name"]) == ("Environment", "Retention days")
+
+
+def test_cli_needs_roles_or_site(capsys):
+    with pytest.raises(SystemExit) as exc:
+        survey_tool.main([])
+    assert exc.value.code == 2
+    assert "give role directories, --site, or both" in capsys.readouterr().err
