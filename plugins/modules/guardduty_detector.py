@@ -25,7 +25,7 @@ description:
   - Only the features listed in O(features) are compared and changed; features not listed keep their
     state. Tags not listed in O(tags) are kept unless O(purge_tags=true).
 author:
-  - gdpr.aws_monitoring maintainers
+  - gdpr.aws_monitoring maintainers (@gdpr)
 options:
   state:
     description:
