@@ -153,7 +153,9 @@ def _site_source(
     name = str(site.get("name") or f"site {site_id}")
     if not _SITE_ID_RE.match(site_id):
         raise cwagent.ConventionError(f"IIS site {name!r}: id {site_id!r} is not a number")
-    protocols = {str(p).lower() for p in site.get("protocols") or []}
+    raw = site.get("protocols") or []
+    # discover_iis.ps1 sends "http,https"; a list is accepted too
+    protocols = {str(p).strip().lower() for p in (raw.split(",") if isinstance(raw, str) else raw)} - {""}
     if protocols and not protocols & {"http", "https"}:
         return None  # e.g. an FTP-only site: it logs to FTPSVC<id>, not W3SVC<id>
     log_file = site.get("log_file") or {}

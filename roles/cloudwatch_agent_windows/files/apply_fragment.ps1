@@ -3,7 +3,7 @@
 # append-config validates all fragments together; when the agent rejects the new one, this script
 # puts back the previously stored fragment and translated TOML so the running config stays, and
 # reports the agent's own output. Check mode (-WhatIf) only reports the diff.
-[CmdletBinding(SupportsShouldProcess = $true)]
+[CmdletBinding(SupportsShouldProcess)]
 param (
     [Parameter(Mandatory = $true)]
     [string]$ControlScript,

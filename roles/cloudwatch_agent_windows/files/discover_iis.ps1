@@ -59,7 +59,8 @@ if (Test-Path -LiteralPath $ConfigPath -PathType Leaf) {
         $sites.Add([ordered]@{
                 id        = $site.GetAttribute('id')
                 name      = $site.GetAttribute('name')
-                protocols = $protocols
+                # a plain string: Windows PowerShell's ConvertTo-Json may wrap arrays as {value, Count}
+                protocols = ($protocols -join ',')
                 log_file  = Get-NodeAttribute -Node $site.SelectSingleNode('logFile') -Name $logFileAttributes
             })
     }

@@ -36,7 +36,7 @@ LAYOUTS: dict[str, dict] = {
         "iis_installed": True,
         "site_defaults": DEFAULTS,
         "central_log": {},
-        "sites": [{"id": "1", "name": "Default Web Site", "protocols": ["http"], "log_file": {}}],
+        "sites": [{"id": "1", "name": "Default Web Site", "protocols": "http", "log_file": {}}],
         "environment": {"SystemDrive": "C:"},
     },
     "several_sites": {
@@ -44,11 +44,11 @@ LAYOUTS: dict[str, dict] = {
         "site_defaults": DEFAULTS,
         "central_log": {},
         "sites": [
-            {"id": "1", "name": "Default Web Site", "protocols": ["http"], "log_file": {}},
-            {"id": "2", "name": "shop", "protocols": ["https", "http"], "log_file": {}},
-            {"id": "5", "name": "api", "protocols": ["https"], "log_file": {"logFormat": "W3C"}},
-            {"id": "7", "name": "uploads", "protocols": ["ftp"], "log_file": {}},
-            {"id": "8", "name": "quiet", "protocols": ["http"], "log_file": {"enabled": "false"}},
+            {"id": "1", "name": "Default Web Site", "protocols": "http", "log_file": {}},
+            {"id": "2", "name": "shop", "protocols": "https,http", "log_file": {}},
+            {"id": "5", "name": "api", "protocols": "https", "log_file": {"logFormat": "W3C"}},
+            {"id": "7", "name": "uploads", "protocols": "ftp", "log_file": {}},
+            {"id": "8", "name": "quiet", "protocols": "http", "log_file": {"enabled": "false"}},
         ],
         "environment": {"SystemDrive": "C:"},
     },
@@ -57,11 +57,11 @@ LAYOUTS: dict[str, dict] = {
         "site_defaults": DEFAULTS,
         "central_log": {},
         "sites": [
-            {"id": "1", "name": "Default Web Site", "protocols": ["http"], "log_file": {}},
+            {"id": "1", "name": "Default Web Site", "protocols": "http", "log_file": {}},
             # trailing separator, an own variable, a lower-case system variable
-            {"id": "3", "name": "intranet", "protocols": ["http"], "log_file": {"directory": "D:\\Logs\\"}},
-            {"id": "4", "name": "web", "protocols": ["https"], "log_file": {"directory": r"%LOGROOT%\web"}},
-            {"id": "6", "name": "sys", "protocols": ["http"], "log_file": {"directory": r"%systemdrive%\wl"}},
+            {"id": "3", "name": "intranet", "protocols": "http", "log_file": {"directory": "D:\\Logs\\"}},
+            {"id": "4", "name": "web", "protocols": "https", "log_file": {"directory": r"%LOGROOT%\web"}},
+            {"id": "6", "name": "sys", "protocols": "http", "log_file": {"directory": r"%systemdrive%\wl"}},
         ],
         "environment": {"SystemDrive": "C:", "LOGROOT": r"E:\Logs"},
     },
@@ -330,7 +330,7 @@ def test_checksum_compared_on_the_host_matches_the_file_written(rendered, layout
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_iis_paths_streams_and_w3c_timestamps(rendered, layout):
-    files, _ = collected(rendered[layout])
+    files = collected(rendered[layout])[0]
     assert {e["file_path"]: e["log_stream_name"] for e in files} == EXPECTED_IIS[layout]
     for entry in files:
         assert entry["log_group_name"] == f"{PREFIX}/iis/access"
@@ -342,7 +342,7 @@ def test_iis_paths_streams_and_w3c_timestamps(rendered, layout):
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_event_logs_at_audit_levels(rendered, layout):
-    _, events = collected(rendered[layout])
+    events = collected(rendered[layout])[1]
     by_name = {e["event_name"]: e for e in events}
     assert set(by_name) == {"Security", "System", "Application"}
     # Security audit records are level Information (LogAlways): without INFORMATION no logons
@@ -386,7 +386,7 @@ def refusals(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("cwagent_windows_bad")
     cases = {**BAD_INPUT, "defaults": ("main", {}, "")}
     plays = []
-    for case, (entry, role_vars, _) in cases.items():
+    for case, (entry, role_vars, _message) in cases.items():
         play = role_play(f"Input {case}", entry, role_vars, [])
         play["tasks"] = [
             {
