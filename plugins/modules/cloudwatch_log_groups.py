@@ -165,11 +165,6 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-try:
-    import botocore
-except ImportError:  # AnsibleAWSModule reports the missing SDK itself
-    botocore = None
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.cwagent import (
     LOG_GROUP_CLASSES,
@@ -375,7 +370,7 @@ def after_state(plan: GroupPlan) -> dict[str, Any]:
         "retention_in_days": current.get("retentionInDays"),
         "log_group_class": current.get("logGroupClass"),
         "kms_key_id": current.get("kmsKeyId"),
-        "tags": {k: v for k, v in wanted["tags"].items()},
+        "tags": dict(wanted["tags"]),
         "actions": list(plan.actions),
         "warnings": list(plan.warnings),
     }
@@ -432,7 +427,7 @@ class LogGroupsRun:
             self.module.fail_json(msg=str(exc))
         wanted_by_region = self.by_region(groups)
         regions = sorted(wanted_by_region)
-        # Clients are made here, not in the worker threads: a boto3 session is not thread-safe.
+        # One boto3 session for all regions (the service model is parsed once).
         self.clients = make_clients(self.module, regions)
 
         outcomes = run_in_regions(

@@ -343,7 +343,7 @@ def run(module: AnsibleAWSModule) -> None:
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     regions = sorted(names_by_region)
-    # Clients are made here, not in the worker threads: boto3 client creation is not thread-safe.
+    # One boto3 session for all regions (the service model is parsed once).
     clients = make_clients(module, regions)
     outcomes = run_in_regions(
         regions, lambda r: sync_region(clients[r], names_by_region[r], wanted[r], module.check_mode)
