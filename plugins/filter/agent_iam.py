@@ -11,7 +11,9 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 
-def play_targets(hosts: list[str], hostvars: Mapping, default_region: str | None = None) -> list[dict[str, str]]:
+def play_targets(
+    hosts: list[str], hostvars: Mapping, default_region: str | None = None
+) -> list[dict[str, str]]:
     """``[{instance_id, region}]`` of the hosts, from the aws_ec2 inventory's hostvars.
 
     A host without ``instance_id`` (or without a region) fails the run naming every such host:
@@ -35,7 +37,9 @@ def play_targets(hosts: list[str], hostvars: Mapping, default_region: str | None
     if no_id:
         problems.append(f"hosts without an instance_id hostvar: {', '.join(no_id)}")
     if no_region:
-        problems.append(f"hosts without placement.region (and agent_iam_region unset): {', '.join(no_region)}")
+        problems.append(
+            f"hosts without placement.region (and agent_iam_region unset): {', '.join(no_region)}"
+        )
     if problems:
         raise AnsibleFilterError(
             "agent_iam: the play's hosts must be EC2 instances from the amazon.aws.aws_ec2 inventory; "

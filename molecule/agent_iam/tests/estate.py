@@ -64,7 +64,9 @@ def snapshot() -> dict[str, Any]:
     client = iam()
     roles = [r for page in client.get_paginator("list_roles").paginate() for r in page["Roles"]]
     profiles = [
-        p for page in client.get_paginator("list_instance_profiles").paginate() for p in page["InstanceProfiles"]
+        p
+        for page in client.get_paginator("list_instance_profiles").paginate()
+        for p in page["InstanceProfiles"]
     ]
     state: dict[str, Any] = {
         "roles": {
@@ -75,7 +77,9 @@ def snapshot() -> dict[str, Any]:
             }
             for r in roles
         },
-        "instance_profiles": {p["InstanceProfileName"]: sorted(r["RoleName"] for r in p["Roles"]) for p in profiles},
+        "instance_profiles": {
+            p["InstanceProfileName"]: sorted(r["RoleName"] for r in p["Roles"]) for p in profiles
+        },
         "regions": {},
     }
     for region in fleet()["agent_iam_fleet_regions"]:

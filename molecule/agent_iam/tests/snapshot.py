@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import estate  # noqa: E402
+import estate
 
 
 def main(argv: list[str]) -> int:

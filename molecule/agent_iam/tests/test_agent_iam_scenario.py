@@ -98,7 +98,11 @@ def test_untargeted_instances_are_untouched(entry: dict) -> None:
 def test_rejected_runs_created_nothing() -> None:
     """verify.yml ran the role with bad input under these names first: every run had to fail before
     any change, so none of these roles may exist."""
-    names = {r["RoleName"] for page in estate.iam().get_paginator("list_roles").paginate() for r in page["Roles"]}
+    names = {
+        r["RoleName"] for page in estate.iam().get_paginator("list_roles").paginate() for r in page["Roles"]
+    }
     assert not {n for n in names if n.startswith("AgentIamRejected")}
     profiles = estate.iam().list_instance_profiles()["InstanceProfiles"]
-    assert not {p["InstanceProfileName"] for p in profiles if p["InstanceProfileName"].startswith("AgentIamRejected")}
+    assert not {
+        p["InstanceProfileName"] for p in profiles if p["InstanceProfileName"].startswith("AgentIamRejected")
+    }

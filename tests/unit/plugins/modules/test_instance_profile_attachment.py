@@ -1,0 +1,578 @@
+"""Unit tests of gdpr.aws_monitoring.instance_profile_attachment.
+
+Planning is tested as pure functions. Whole runs (`Attachment.run`, the module's core without the
+Ansible wrapper) go against the embedded AWS (moto) through the `aws` fixture. Moto never shows an
+association in the `associating`/`disassociating` state, so waiting for those is tested with
+botocore's Stubber at the API boundary (real clients that validate every request against the EC2
+model).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from ansible_collections.gdpr.aws_monitoring.plugins.filter.agent_iam import play_targets
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import retry_decorator
+from ansible_collections.gdpr.aws_monitoring.plugins.modules import instance_profile_attachment as mod
+
+ACCOUNT = "123456789012"
+AGENT = f"arn:aws:iam::{ACCOUNT}:instance-profile/CloudWatchAgentServerRole"
+LEGACY = f"arn:aws:iam::{ACCOUNT}:instance-profile/apps/LegacyAppProfile"
+AGENT_POLICY = "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
+SSM_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+S3_POLICY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+TARGET = mod.Profile(name="CloudWatchAgentServerRole", arn=AGENT, roles=["CloudWatchAgentServerRole"])
+
+
+def association(
+    instance_id: str = "i-1", arn: str = LEGACY, state: str = "associated", aid: str = "iip-assoc-1"
+):
+    return {
+        "AssociationId": aid,
+        "InstanceId": instance_id,
+        "IamInstanceProfile": {"Arn": arn, "Id": "AIPAEXAMPLE"},
+        "State": state,
+    }
+
+
+# --- planning (pure) ---------------------------------------------------------------------------
+
+
+def test_targets_are_grouped_by_region_deduplicated_and_default_region_filled():
+    targets = mod.normalize_targets(
+        [
+            {"instance_id": "i-1", "region": "eu-west-1"},
+            {"instance_id": "i-2", "region": None},
+            {"instance_id": "i-1", "region": "eu-west-1"},
+        ],
+        "eu-central-1",
+    )
+    assert targets == {"eu-west-1": ["i-1"], "eu-central-1": ["i-2"]}
+
+
+def test_target_without_instance_id_fails_naming_its_position():
+    with pytest.raises(mod.PlanError, match=r"instances\[1\] has no instance_id"):
+        mod.normalize_targets([{"instance_id": "i-1"}, {"instance_id": " "}], "eu-west-1")
+
+
+def test_target_without_any_region_fails():
+    with pytest.raises(mod.PlanError, match=r"i-1.*no region"):
+        mod.normalize_targets([{"instance_id": "i-1"}], None)
+
+
+def test_filters_select_attachable_states_unless_the_user_chose_states():
+    filters = mod.ec2_filters({"tag:team": ["a", "b"], "tag:env": "prod"})
+    assert {"Name": "tag:team", "Values": ["a", "b"]} in filters
+    assert {"Name": "tag:env", "Values": ["prod"]} in filters
+    assert {"Name": "instance-state-name", "Values": list(mod.ATTACHABLE_STATES)} in filters
+    chosen = mod.ec2_filters({"instance-state-name": "running"})
+    assert chosen == [{"Name": "instance-state-name", "Values": ["running"]}]
+
+
+def test_request_needs_targets_regions_for_filters_and_policy_arns():
+    base = {
+        "instance_profile": "P",
+        "instance_profile_path": "/",
+        "instances": [],
+        "filters": {},
+        "regions": [],
+        "existing_profile": "extend",
+        "policies": [],
+        "wait_timeout": 5,
+    }
+    with pytest.raises(mod.PlanError, match="no targets"):
+        mod.request_from_params(base, "eu-west-1")
+    with pytest.raises(mod.PlanError, match="no regions"):
+        mod.request_from_params({**base, "filters": {"tag:a": "b"}}, None)
+    with pytest.raises(mod.PlanError, match="not a policy ARN"):
+        mod.request_from_params(
+            {**base, "instances": [{"instance_id": "i-1"}], "policies": ["CloudWatchAgentServerPolicy"]},
+            "eu-west-1",
+        )
+    request = mod.request_from_params(
+        {**base, "instances": [{"instance_id": "i-1", "region": "us-east-1"}], "filters": {"tag:a": "b"}},
+        "eu-west-1",
+    )
+    assert request.regions == ["eu-west-1", "us-east-1"]
+    assert request.filter_regions == ["eu-west-1"]
+
+
+def test_profile_name_and_predicted_arn():
+    assert mod.profile_name_from_arn(LEGACY) == "LegacyAppProfile"
+    caller = "arn:aws-cn:sts::123456789012:assumed-role/Deploy/session"
+    assert mod.predicted_profile_arn(caller, ACCOUNT, "agents", "Agent") == (
+        "arn:aws-cn:iam::123456789012:instance-profile/agents/Agent"
+    )
+    assert mod.predicted_profile_arn(caller, ACCOUNT, "/", "Agent").endswith(":instance-profile/Agent")
+
+
+def test_lingering_disassociated_associations_do_not_count():
+    index = mod.index_associations(
+        [association("i-1", state="disassociated", aid="old"), association("i-1", AGENT, aid="new")]
+    )
+    assert index["i-1"]["AssociationId"] == "new"
+    assert mod.index_associations([association("i-2", state="disassociated")]) == {}
+
+
+def test_instance_without_profile_is_associated():
+    plan = mod.plan_instance("i-1", "eu-west-1", "stopped", None, TARGET, "extend")
+    assert (plan.operation, plan.action, plan.before, plan.after) == ("associate", "associated", None, AGENT)
+
+
+def test_instance_with_the_target_profile_is_unchanged_whatever_its_path():
+    other_path = f"arn:aws:iam::{ACCOUNT}:instance-profile/x/CloudWatchAgentServerRole"
+    plan = mod.plan_instance("i-1", "eu-west-1", "running", association(arn=other_path), TARGET, "replace")
+    assert (plan.operation, plan.action, plan.after) == ("none", "unchanged", other_path)
+
+
+def test_existing_profile_is_extended_by_default_and_never_replaced():
+    plan = mod.plan_instance("i-1", "eu-west-1", "running", association(), TARGET, "extend")
+    assert (plan.operation, plan.action, plan.before, plan.after) == ("extend", "extended", LEGACY, LEGACY)
+
+
+@pytest.mark.parametrize(("state", "operation"), [("running", "replace"), ("stopped", "reassociate")])
+def test_replace_uses_the_api_each_state_allows(state, operation):
+    plan = mod.plan_instance("i-1", "eu-west-1", state, association(), TARGET, "replace")
+    assert (plan.operation, plan.action, plan.before, plan.after) == (operation, "replaced", LEGACY, AGENT)
+
+
+def test_skip_reports_and_keeps_the_profile():
+    plan = mod.plan_instance("i-1", "eu-west-1", "running", association(), TARGET, "skip")
+    assert (plan.operation, plan.action, plan.after) == ("skip", "skipped", LEGACY)
+    assert "existing_profile=skip" in plan.message
+
+
+def test_role_policies_lists_only_what_is_missing():
+    missing = mod.plan_role_policies(
+        {"LegacyAppRole": [S3_POLICY, AGENT_POLICY], "Complete": [AGENT_POLICY, SSM_POLICY]},
+        [AGENT_POLICY, SSM_POLICY],
+    )
+    assert missing == {"LegacyAppRole": [SSM_POLICY]}
+
+
+def test_extend_settles_to_extended_unchanged_or_skipped():
+    roles_of_profile = {"LegacyAppProfile": ["LegacyAppRole"], "Done": ["Complete"], "Empty": []}
+    missing = {"LegacyAppRole": [SSM_POLICY]}
+
+    def settled(arn):
+        plan = mod.plan_instance("i-1", "eu-west-1", "running", association(arn=arn), TARGET, "extend")
+        return mod.settle_extend(plan, roles_of_profile, missing)
+
+    extended = settled(LEGACY)
+    assert (extended.action, extended.roles) == ("extended", {"LegacyAppRole": [SSM_POLICY]})
+    assert settled(f"arn:aws:iam::{ACCOUNT}:instance-profile/Done").action == "unchanged"
+    empty = settled(f"arn:aws:iam::{ACCOUNT}:instance-profile/Empty")
+    assert (empty.operation, empty.action) == ("skip", "skipped")
+    assert "no role" in empty.message
+
+
+def test_counts_and_diff_cover_changes_only():
+    plans = [
+        mod.plan_instance("i-1", "eu-west-1", "running", None, TARGET, "extend"),
+        mod.plan_instance("i-2", "eu-west-1", "running", association("i-2", AGENT), TARGET, "extend"),
+        mod.plan_instance("i-3", "eu-west-1", "running", association("i-3"), TARGET, "skip"),
+    ]
+    assert mod.count_actions(plans) == {
+        "associated": 1,
+        "replaced": 0,
+        "extended": 0,
+        "skipped": 1,
+        "unchanged": 1,
+    }
+    diff = mod.build_diff(plans, {"LegacyAppRole": [AGENT_POLICY]}, {"LegacyAppRole": [S3_POLICY]})
+    assert diff["before"]["instances"] == {"eu-west-1/i-1": None}
+    assert diff["after"]["instances"] == {"eu-west-1/i-1": AGENT}
+    assert diff["before"]["roles"] == {"LegacyAppRole": [S3_POLICY]}
+    assert diff["after"]["roles"] == {"LegacyAppRole": sorted([S3_POLICY, AGENT_POLICY])}
+
+
+# --- the play-targets filter ---------------------------------------------------------------------
+
+
+def test_play_targets_come_from_aws_ec2_hostvars():
+    hostvars = {
+        "web1": {"instance_id": "i-1", "placement": {"region": "eu-west-1"}},
+        "web2": {"instance_id": "i-2"},
+    }
+    assert play_targets(["web1", "web2"], hostvars, "eu-central-1") == [
+        {"instance_id": "i-1", "region": "eu-west-1"},
+        {"instance_id": "i-2", "region": "eu-central-1"},
+    ]
+
+
+def test_play_targets_name_every_host_that_is_not_an_instance():
+    from ansible.errors import AnsibleFilterError
+
+    hostvars = {"localhost": {}, "db": {"instance_id": ""}, "web": {"instance_id": "i-1"}}
+    with pytest.raises(AnsibleFilterError) as failure:
+        play_targets(["localhost", "db", "web"], hostvars, None)
+    message = str(failure.value)
+    assert "localhost, db" in message
+    assert "web" in message  # no region for it either
+    assert "agent_iam_instances" in message
+
+
+# --- waiting for associations in progress (Stubber: moto has no such state) -----------------------
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def __call__(self):
+        return self.now
+
+
+def stubbed_ec2():
+    client = boto3.client(
+        "ec2",
+        region_name="eu-west-1",
+        endpoint_url="https://ec2.invalid",
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+    )
+    return client, Stubber(client)
+
+
+def describe_response(*associations):
+    return {"IamInstanceProfileAssociations": list(associations)}
+
+
+def test_associations_in_progress_are_waited_for():
+    client, stub = stubbed_ec2()
+    filters = {"Filters": [{"Name": "instance-id", "Values": ["i-1", "i-2"]}], "MaxResults": mod.PAGE_SIZE}
+    stub.add_response(
+        "describe_iam_instance_profile_associations",
+        describe_response(
+            association("i-1", state="associating"), association("i-2", LEGACY, "disassociated")
+        ),
+        filters,
+    )
+    stub.add_response(
+        "describe_iam_instance_profile_associations",
+        describe_response(association("i-1", state="associated")),
+        {"Filters": [{"Name": "instance-id", "Values": ["i-1"]}], "MaxResults": mod.PAGE_SIZE},
+    )
+    clock = FakeClock()
+    start = {
+        "i-1": association("i-1", state="associating"),
+        "i-2": association("i-2", state="disassociating"),
+    }
+    with stub:
+        settled = mod.wait_settled(client, start, 60, clock.sleep, clock)
+        stub.assert_no_pending_responses()
+    assert settled == {"i-1": association("i-1", state="associated")}  # i-2 lost its profile
+    assert clock.sleeps == [mod.POLL_DELAY, mod.POLL_DELAY]
+
+
+def test_waiting_gives_up_after_the_timeout_naming_the_instances():
+    client, stub = stubbed_ec2()
+    for _ in range(3):
+        stub.add_response(
+            "describe_iam_instance_profile_associations",
+            describe_response(association("i-1", state="associating")),
+        )
+    clock = FakeClock()
+    with stub, pytest.raises(mod.PlanError, match=r"in progress.*i-1"):
+        mod.wait_settled(client, {"i-1": association("i-1", state="associating")}, 12, clock.sleep, clock)
+
+
+def test_stopped_instance_is_disassociated_waited_for_and_associated():
+    client, stub = stubbed_ec2()
+    current = association("i-1", LEGACY, aid="iip-assoc-old")
+    stub.add_response(
+        "disassociate_iam_instance_profile",
+        {"IamInstanceProfileAssociation": {**current, "State": "disassociating"}},
+        {"AssociationId": "iip-assoc-old"},
+    )
+    stub.add_response(
+        "describe_iam_instance_profile_associations",
+        describe_response({**current, "State": "disassociating"}),
+        {"AssociationIds": ["iip-assoc-old"]},
+    )
+    stub.add_response(
+        "describe_iam_instance_profile_associations",
+        describe_response({**current, "State": "disassociated"}),
+        {"AssociationIds": ["iip-assoc-old"]},
+    )
+    stub.add_response(
+        "associate_iam_instance_profile",
+        {"IamInstanceProfileAssociation": association("i-1", AGENT, "associating", "iip-assoc-new")},
+        {"IamInstanceProfile": {"Arn": AGENT}, "InstanceId": "i-1"},
+    )
+    plan = mod.plan_instance("i-1", "eu-west-1", "stopped", current, TARGET, "replace")
+    wrapped = RetryingBotoClientWrapper(client, retry_decorator())
+    sleeps = []
+    with stub:
+        mod.apply_instance(wrapped, plan, TARGET, 60, sleeps.append)
+        stub.assert_no_pending_responses()
+    assert sleeps == [mod.POLL_DELAY]
+
+
+# --- whole runs against the embedded AWS ---------------------------------------------------------
+
+# One of moto's bundled AMIs (present in every region); listing them all costs moto seconds.
+MOTO_AMI = "ami-1e749f67"
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+class Estate:
+    """A small fleet in moto, and the instrumented clients the module's core runs with."""
+
+    def __init__(self):
+        self.session = boto3.session.Session()
+        self.calls = Counter()
+        self.session.events.register("before-call", self._count)
+        self.iam = self.session.client("iam", region_name="us-east-1")
+        self.instances: dict[str, list[str]] = {}
+        self.clients = {}
+
+    def _count(self, model, **_):
+        self.calls[model.name] += 1
+
+    def ec2(self, region):
+        if region not in self.clients:
+            self.clients[region] = self.session.client("ec2", region_name=region)
+        return self.clients[region]
+
+    def role(self, name, policies=(), profile=None):
+        self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
+        for arn in policies:
+            self.iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+        if profile:
+            self.iam.create_instance_profile(InstanceProfileName=profile)
+            self.iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=name)
+
+    def launch(self, region, count=1, tags=None, profile=None):
+        ec2 = self.ec2(region)
+        params = {"ImageId": MOTO_AMI, "MinCount": count, "MaxCount": count}
+        if tags:
+            params["TagSpecifications"] = [
+                {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            ]
+        ids = [i["InstanceId"] for i in ec2.run_instances(**params)["Instances"]]
+        for instance_id in ids if profile else []:
+            ec2.associate_iam_instance_profile(InstanceId=instance_id, IamInstanceProfile={"Name": profile})
+        self.instances.setdefault(region, []).extend(ids)
+        return ids
+
+    def profile_of(self, region, instance_id):
+        found = self.ec2(region).describe_iam_instance_profile_associations(
+            Filters=[{"Name": "instance-id", "Values": [instance_id]}]
+        )["IamInstanceProfileAssociations"]
+        active = [a for a in found if a["State"] != "disassociated"]
+        return mod.profile_name_from_arn(active[0]["IamInstanceProfile"]["Arn"]) if active else None
+
+    def policies(self, role):
+        return sorted(
+            p["PolicyArn"] for p in self.iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+        )
+
+    def snapshot(self):
+        return {
+            "associations": {r: {i: self.profile_of(r, i) for i in ids} for r, ids in self.instances.items()},
+            "roles": {r["RoleName"]: self.policies(r["RoleName"]) for r in self.iam.list_roles()["Roles"]},
+        }
+
+    def run(self, check_mode=False, **params):
+        base = {
+            "instance_profile": "CloudWatchAgentServerRole",
+            "instance_profile_path": "/",
+            "instances": [],
+            "filters": {},
+            "regions": [],
+            "existing_profile": "extend",
+            "policies": [AGENT_POLICY, SSM_POLICY],
+            "wait_timeout": 5,
+        }
+        base.update(params)
+        request = mod.request_from_params(base, "eu-west-1")
+        clients = {r: RetryingBotoClientWrapper(self.ec2(r), retry_decorator()) for r in request.regions}
+        iam = RetryingBotoClientWrapper(self.iam, retry_decorator())
+        sts = RetryingBotoClientWrapper(
+            self.session.client("sts", region_name="us-east-1"), retry_decorator()
+        )
+        self.calls.clear()
+        outcome = mod.Attachment(request, clients, iam, check_mode, sts=lambda: sts).run()
+        assert outcome.errors == []
+        return outcome.result()
+
+
+@pytest.fixture
+def estate(aws):
+    e = Estate()
+    e.role("CloudWatchAgentServerRole", [AGENT_POLICY, SSM_POLICY], profile="CloudWatchAgentServerRole")
+    e.role("LegacyAppRole", [S3_POLICY], profile="LegacyAppProfile")
+    return e
+
+
+def targets(estate, regions=None):
+    return [
+        {"instance_id": i, "region": r}
+        for r, ids in estate.instances.items()
+        if regions is None or r in regions
+        for i in ids
+    ]
+
+
+def by_id(result):
+    return {i["instance_id"]: i for i in result["instances"]}
+
+
+def test_default_run_associates_and_extends_shared_legacy_role_once(estate):
+    plain = estate.launch("eu-west-1", 2) + estate.launch("eu-central-1", 1)
+    legacy = estate.launch("eu-west-1", 2, profile="LegacyAppProfile")
+
+    result = estate.run(instances=targets(estate))
+
+    assert result["changed"] is True
+    assert result["counts"] == {"associated": 3, "replaced": 0, "extended": 2, "skipped": 0, "unchanged": 0}
+    assert result["roles_extended"] == {"LegacyAppRole": [AGENT_POLICY, SSM_POLICY]}
+    # IAM is global: two instances share the role, each policy is attached once.
+    assert estate.calls["AttachRolePolicy"] == 2
+    assert estate.calls["AssociateIamInstanceProfile"] == 3
+    assert estate.calls["ReplaceIamInstanceProfileAssociation"] == 0
+    assert estate.calls["DescribeInstances"] == 2  # once per region
+    assert estate.calls["DescribeIamInstanceProfileAssociations"] == 2
+    for region, ids in estate.instances.items():
+        for instance_id in ids:
+            expected = "LegacyAppProfile" if instance_id in legacy else "CloudWatchAgentServerRole"
+            assert estate.profile_of(region, instance_id) == expected
+    assert estate.policies("LegacyAppRole") == sorted([S3_POLICY, AGENT_POLICY, SSM_POLICY])
+    row = by_id(result)[legacy[0]]
+    assert (row["action"], row["before"], row["after"]) == ("extended", row["before"], row["before"])
+    assert row["before"].endswith(":instance-profile/LegacyAppProfile")
+    assert by_id(result)[plain[0]]["before"] is None
+
+
+def test_second_run_changes_nothing_and_only_reads_once_per_region(estate):
+    estate.launch("eu-west-1", 3)
+    estate.launch("eu-central-1", 2, profile="LegacyAppProfile")
+    estate.run(instances=targets(estate))
+
+    again = estate.run(instances=targets(estate))
+
+    assert again["changed"] is False
+    assert again["counts"]["unchanged"] == 5
+    assert again["diff"] == {
+        "before": {"instances": {}, "roles": {}},
+        "after": {"instances": {}, "roles": {}},
+    }
+    writes = {"AssociateIamInstanceProfile", "ReplaceIamInstanceProfileAssociation", "AttachRolePolicy"}
+    assert not writes & set(estate.calls)
+    assert estate.calls["DescribeInstances"] == 2
+
+
+def test_check_mode_changes_nothing_and_predicts_the_real_run(estate):
+    estate.launch("eu-west-1", 2)
+    estate.launch("eu-central-1", 1, profile="LegacyAppProfile")
+    before = estate.snapshot()
+
+    predicted = estate.run(check_mode=True, instances=targets(estate))
+
+    assert estate.snapshot() == before
+    assert predicted["changed"] is True
+    real = estate.run(instances=targets(estate))
+    assert predicted["instances"] == real["instances"]
+    assert predicted["diff"] == real["diff"]
+
+
+def test_replace_is_explicit_and_handles_running_and_stopped_instances(estate):
+    running = estate.launch("eu-west-1", 1, profile="LegacyAppProfile")[0]
+    stopped = estate.launch("eu-west-1", 1, profile="LegacyAppProfile")[0]
+    estate.ec2("eu-west-1").stop_instances(InstanceIds=[stopped])
+
+    result = estate.run(instances=targets(estate), existing_profile="replace")
+
+    assert result["counts"]["replaced"] == 2
+    assert estate.calls["ReplaceIamInstanceProfileAssociation"] == 1
+    assert estate.calls["DisassociateIamInstanceProfile"] == 1
+    assert estate.calls["AssociateIamInstanceProfile"] == 1
+    assert estate.profile_of("eu-west-1", running) == "CloudWatchAgentServerRole"
+    assert estate.profile_of("eu-west-1", stopped) == "CloudWatchAgentServerRole"
+    assert estate.policies("LegacyAppRole") == [S3_POLICY]  # not extended when replaced
+    assert by_id(result)[stopped]["state"] == "stopped"
+
+
+def test_skip_leaves_instances_with_a_profile_alone(estate):
+    legacy = estate.launch("eu-west-1", 1, profile="LegacyAppProfile")[0]
+    plain = estate.launch("eu-west-1", 1)[0]
+
+    result = estate.run(instances=targets(estate), existing_profile="skip")
+
+    assert by_id(result)[legacy]["action"] == "skipped"
+    assert by_id(result)[plain]["action"] == "associated"
+    assert estate.profile_of("eu-west-1", legacy) == "LegacyAppProfile"
+    assert estate.policies("LegacyAppRole") == [S3_POLICY]
+
+
+def test_unknown_instance_fails_before_any_change(estate):
+    estate.launch("eu-west-1", 2)
+    estate.launch("eu-central-1", 1)
+    before = estate.snapshot()
+    wanted = [*targets(estate), {"instance_id": "i-0000000000000dead", "region": "eu-central-1"}]
+
+    with pytest.raises(mod.PlanError, match=r"eu-central-1: unknown instance\(s\) i-0000000000000dead"):
+        estate.run(instances=wanted)
+    assert estate.snapshot() == before
+
+
+def test_terminated_instance_fails_before_any_change(estate):
+    gone = estate.launch("eu-west-1", 1)[0]
+    estate.launch("eu-west-1", 1)
+    estate.ec2("eu-west-1").terminate_instances(InstanceIds=[gone])
+    before = estate.snapshot()
+
+    with pytest.raises(mod.PlanError, match=re.escape(f"{gone} (terminated)")):
+        estate.run(instances=targets(estate))
+    assert estate.snapshot() == before
+
+
+def test_filters_pick_tagged_instances_in_the_listed_regions_only(estate):
+    west = estate.launch("eu-west-1", 2, tags={"gdpr_monitoring": "true"})
+    central = estate.launch("eu-central-1", 1, tags={"gdpr_monitoring": "true"})
+    untagged = estate.launch("eu-west-1", 1)[0]
+    elsewhere = estate.launch("us-west-2", 1, tags={"gdpr_monitoring": "true"})[0]
+
+    result = estate.run(filters={"tag:gdpr_monitoring": "true"}, regions=["eu-west-1", "eu-central-1"])
+
+    assert sorted(by_id(result)) == sorted(west + central)
+    assert estate.profile_of("eu-west-1", untagged) is None
+    assert estate.profile_of("us-west-2", elsewhere) is None
+
+
+def test_missing_profile_fails_unless_check_mode_which_predicts_its_arn(estate):
+    instance = estate.launch("eu-west-1", 1)[0]
+    with pytest.raises(mod.PlanError, match="NewAgentRole does not exist"):
+        estate.run(instances=targets(estate), instance_profile="NewAgentRole")
+
+    result = estate.run(
+        check_mode=True,
+        instances=targets(estate),
+        instance_profile="NewAgentRole",
+        instance_profile_path="/agents/",
+    )
+    account = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
+    expected = f"arn:aws:iam::{account}:instance-profile/agents/NewAgentRole"
+    assert result["instance_profile_arn"] == expected
+    assert by_id(result)[instance]["after"] == expected
+    assert estate.profile_of("eu-west-1", instance) is None
