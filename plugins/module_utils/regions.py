@@ -59,9 +59,12 @@ class RegionOutcome:
     exception: BaseException | None = field(default=None, repr=False)
 
 
-def enabled_regions(module: Any) -> list[str]:
-    """Regions enabled for the account (opted-in or opt-in not required), from DescribeRegions."""
-    ec2 = module.client("ec2", retry_decorator=retry_decorator())
+def enabled_regions(module: Any, ec2: Any = None) -> list[str]:
+    """Regions enabled for the account (opted-in or opt-in not required), from DescribeRegions.
+
+    ``ec2``: a retrying EC2 client to use (e.g. from RegionalClients); default ``module.client``.
+    """
+    ec2 = ec2 or module.client("ec2", retry_decorator=retry_decorator())
     try:
         answer = ec2.describe_regions(
             AllRegions=False,
