@@ -212,7 +212,7 @@ diff:
 """
 
 from dataclasses import dataclass, field
-from threading import Lock
+from threading import Lock, Thread
 from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
@@ -339,6 +339,22 @@ def handle_region(
     return result
 
 
+def discover_regions(module: AnsibleAWSModule, clients: RegionalClients) -> list[str]:
+    """Every region enabled for the account.
+
+    While DescribeRegions is in flight, the GuardDuty service model loads in the background
+    (the first client of a service is the expensive one), so the fan-out starts without that cost.
+    """
+    home = module.region or "us-east-1"
+    ec2 = clients("ec2", home)
+    warm = Thread(target=clients, args=("guardduty", home), daemon=True)
+    warm.start()
+    try:
+        return enabled_regions(module, ec2)
+    finally:
+        warm.join()
+
+
 def desired_from_params(params: dict[str, Any]) -> Desired:
     return Desired(
         state="present" if params["state"] == "enabled" else params["state"],
@@ -412,8 +428,8 @@ def main() -> None:
     if problems:
         module.fail_json(msg="; ".join(problems))
 
-    regions = sorted(set(params["regions"])) if params["regions"] else enabled_regions(module)
     clients = RegionalClients(module, retry_decorator())
+    regions = sorted(set(params["regions"])) if params["regions"] else discover_regions(module, clients)
     account = AccountInfo(clients, module.region or (regions[0] if regions else "us-east-1"))
     outcomes = run_in_regions(
         regions,
