@@ -38,6 +38,7 @@ exec 9>"$state/.lock"
 if ! flock -n 9; then
   echo "sanity: another run in this checkout holds $state/.lock; waiting"
   flock 9
+  start=$(date +%s)
 fi
 # The copy is private to this run and removed at exit.
 tree=$(mktemp -d "${TMPDIR:-/var/tmp}/gdpr.aws_monitoring-sanity.XXXXXX")
