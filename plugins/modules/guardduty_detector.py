@@ -335,7 +335,12 @@ def handle_region(
     plan = plan_region(current, desired, other_ids)
     result = RegionResult(current, other_ids, plan, current["detector_id"] if current else None)
     if plan.changed and not check_mode:
-        result.detector_id = apply_plan(client, region, plan, account)
+        try:
+            result.detector_id = apply_plan(client, region, plan, account)
+        except Exception as exc:
+            # Some of the region's actions may have gone through: the run must report changed.
+            exc.guardduty_writing = True  # type: ignore[attr-defined]
+            raise
     return result
 
 
@@ -411,8 +416,11 @@ def summarise(
         )
         diff["before"][outcome.region] = result.current or absent_view()
         diff["after"][outcome.region] = after or absent_view()
+    wrote_then_failed = any(
+        getattr(o.exception, "guardduty_writing", False) for o in outcomes if o.error and not o.refused
+    )
     summary = {
-        "changed": any(d["changed"] for d in detectors),
+        "changed": wrote_then_failed or any(d["changed"] for d in detectors),
         "detectors": detectors,
         "skipped_regions": skipped,
         "diff": diff,

@@ -372,6 +372,31 @@ def test_other_error_fails_after_all_regions_ran_with_per_region_detail():
     assert [d["region"] for d in out.result["detectors"]] == ["eu-west-1"]
 
 
+def test_region_refusing_the_change_is_skipped_and_run_reports_changed_elsewhere():
+    """E.g. an SCP that allows reading GuardDuty but denies UpdateDetector in one region."""
+    stubs = StubbedClients()
+    denied = existing(stubs, "eu-south-1", real_detector(status="DISABLED"))
+    denied.add_client_error(
+        "update_detector", service_error_code="AccessDeniedException", http_status_code=403
+    )
+    out = run({"regions": ["eu-south-1"]}, stubs)
+    stubs.assert_all_used()
+    assert not out.failed, out.result
+    assert out.result["skipped_regions"][0]["region"] == "eu-south-1"
+    assert out.result["detectors"] == []
+
+
+def test_failure_after_a_write_reports_changed():
+    stubs = StubbedClients()
+    stub = stubs.stub("guardduty", "eu-west-1")
+    stub.add_response("list_detectors", {"DetectorIds": []}, {})
+    stub.add_client_error("create_detector", service_error_code="BadRequestException", http_status_code=400)
+    out = run({"regions": ["eu-west-1"]}, stubs)
+    assert out.failed
+    assert out.result["changed"] is True  # whether AWS created it is unknown: say so
+    assert "BadRequestException" in out.result["failed_regions"][0]["error"]
+
+
 def test_check_mode_reads_only():
     stubs = StubbedClients()
     stubs.stub("guardduty", "eu-west-1").add_response("list_detectors", {"DetectorIds": []}, {})
