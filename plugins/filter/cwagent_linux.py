@@ -124,8 +124,8 @@ def source_formats(source: str, host: Mapping[str, Any] | None, overrides: Mappi
     return {k: v for k, v in formats.items() if v not in (None, "")}
 
 
-def cwagent_linux_detect(packages: Mapping[str, Any], wanted: Iterable[str]) -> list[str]:
-    """The wanted web servers whose package is installed (``packages``: ansible_facts.packages)."""
+def cwagent_linux_detect(wanted: Iterable[str], packages: Mapping[str, Any]) -> list[str]:
+    """The ``wanted`` web servers whose package is installed (``packages``: name -> version(s))."""
     installed = set(packages or {})
     return [name for name in wanted if installed.intersection(WEB_SERVER_PACKAGES.get(name, ()))]
 

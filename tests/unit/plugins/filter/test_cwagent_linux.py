@@ -1,0 +1,221 @@
+"""Unit tests of the Linux fragment filter: distribution paths, detection, formats, validation."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gdpr.aws_monitoring.plugins.filter import cwagent_linux as cl
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import cwagent
+
+DEBIAN12 = {"os_family": "Debian", "distribution": "Debian", "distribution_major_version": "12"}
+UBUNTU = {"os_family": "Debian", "distribution": "Ubuntu", "distribution_major_version": "22"}
+ROCKY = {"os_family": "RedHat", "distribution": "Rocky", "distribution_major_version": "9"}
+
+
+def options(**overrides: object) -> dict:
+    base = {
+        "system_logs": ["auth", "syslog", "audit"],
+        "extra_files": [],
+        "log_formats": {},
+        "prefix": "/gdpr/prod",
+        "retention_days": "365",
+        "log_group_class": "STANDARD",
+        "stream": "{instance_id}",
+        "endpoint_override": "",
+        "region": "",
+        "run_as_user": "",
+    }
+    base.update(overrides)
+    return base
+
+
+def entries(frag: dict) -> dict[str, dict]:
+    return {e["file_path"]: e for e in frag["logs"]["logs_collected"]["files"]["collect_list"]}
+
+
+def host(base: dict, *present: str) -> dict:
+    return {**base, "present_paths": list(present)}
+
+
+def test_debian_apache_and_present_system_logs_only() -> None:
+    frag = cl.cwagent_linux_fragment(["apache"], options(), host(DEBIAN12, "/var/log/auth.log"))
+    got = {path: e["log_group_name"] for path, e in entries(frag).items()}
+    assert got == {
+        "/var/log/apache2/access.log": "/gdpr/prod/apache/access",
+        "/var/log/apache2/other_vhosts_access.log": "/gdpr/prod/apache/access",
+        "/var/log/apache2/error.log": "/gdpr/prod/apache/error",
+        "/var/log/auth.log": "/gdpr/prod/system/auth",
+    }
+    assert {e["retention_in_days"] for e in entries(frag).values()} == {365}
+    assert {e["log_stream_name"] for e in entries(frag).values()} == {"{instance_id}"}
+    assert "agent" not in frag and "endpoint_override" not in frag["logs"]
+
+
+def test_redhat_paths_for_httpd_nginx_secure_messages_audit() -> None:
+    present = ("/var/log/secure", "/var/log/messages", "/var/log/audit/audit.log")
+    frag = cl.cwagent_linux_fragment(["apache", "nginx"], options(), host(ROCKY, *present))
+    got = {path: e["log_group_name"].removeprefix("/gdpr/prod/") for path, e in entries(frag).items()}
+    assert got == {
+        "/var/log/httpd/access_log": "apache/access",
+        "/var/log/httpd/ssl_access_log": "apache/access",
+        "/var/log/httpd/error_log": "apache/error",
+        "/var/log/httpd/ssl_error_log": "apache/error",
+        "/var/log/nginx/access.log": "nginx/access",
+        "/var/log/nginx/error.log": "nginx/error",
+        "/var/log/secure": "system/auth",
+        "/var/log/messages": "system/syslog",
+        "/var/log/audit/audit.log": "system/audit",
+    }
+
+
+def test_formats_per_log_type_and_distribution() -> None:
+    deb = entries(
+        cl.cwagent_linux_fragment(["apache", "nginx"], options(), host(DEBIAN12, "/var/log/syslog"))
+    )
+    assert deb["/var/log/apache2/access.log"]["timestamp_format"] == "%d/%b/%Y:%H:%M:%S %z"
+    assert "multi_line_start_pattern" not in deb["/var/log/nginx/access.log"]
+    assert deb["/var/log/nginx/error.log"]["timestamp_format"] == "%Y/%m/%d %H:%M:%S"
+    apache_error = deb["/var/log/apache2/error.log"]["multi_line_start_pattern"]
+    assert re.match(apache_error, "[Wed Oct 11 14:32:52.123456 2000] [core:error] [pid 1] x")
+    assert not re.match(apache_error, "  continuation of a stack trace")
+    assert deb["/var/log/syslog"]["timestamp_format"] == "%Y-%m-%dT%H:%M:%S.%f"  # Debian 12 rsyslog
+    ubuntu = entries(cl.cwagent_linux_fragment([], options(), host(UBUNTU, "/var/log/syslog")))
+    assert ubuntu["/var/log/syslog"]["timestamp_format"] == "%b %d %H:%M:%S"
+    rocky = entries(cl.cwagent_linux_fragment([], options(), host(ROCKY, "/var/log/audit/audit.log")))
+    assert "timestamp_format" not in rocky["/var/log/audit/audit.log"]  # epoch stamps
+
+
+def test_format_override_and_bad_override() -> None:
+    opts = options(log_formats={"system/syslog": {"timestamp_format": "%b %d %H:%M:%S"}})
+    frag = cl.cwagent_linux_fragment([], opts, host(DEBIAN12, "/var/log/syslog"))
+    assert entries(frag)["/var/log/syslog"]["timestamp_format"] == "%b %d %H:%M:%S"
+    with pytest.raises(AnsibleFilterError, match=r"cloudwatch_agent_linux_log_formats\['system/syslog'\]"):
+        cl.cwagent_linux_fragment([], options(log_formats={"system/syslog": {"colour": "red"}}), DEBIAN12)
+
+
+def test_extra_vhost_file_joins_apache_access_with_its_format() -> None:
+    extra = [{"file_path": "/var/log/apache2/shop_access.log", "source": "apache/access"}]
+    frag = cl.cwagent_linux_fragment(["apache"], options(extra_files=extra), host(DEBIAN12))
+    entry = entries(frag)["/var/log/apache2/shop_access.log"]
+    assert entry["log_group_name"] == "/gdpr/prod/apache/access"
+    assert entry["timestamp_format"] == "%d/%b/%Y:%H:%M:%S %z"
+    assert entry["retention_in_days"] == 365
+
+
+def test_extra_file_own_source_and_format() -> None:
+    extra = [
+        {"file_path": "/srv/shop/app.log", "source": "shop/app", "timestamp_format": "%Y-%m-%d %H:%M:%S"}
+    ]
+    frag = cl.cwagent_linux_fragment([], options(extra_files=extra), host(DEBIAN12))
+    assert entries(frag)["/srv/shop/app.log"] == {
+        "file_path": "/srv/shop/app.log",
+        "log_group_name": "/gdpr/prod/shop/app",
+        "log_stream_name": "{instance_id}",
+        "retention_in_days": 365,
+        "log_group_class": "STANDARD",
+        "timestamp_format": "%Y-%m-%d %H:%M:%S",
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"file_path": "var/log/x.log", "source": "x/y"},
+            r"extra_files\[0\]\.file_path: 'var/log/x.log' is not an absolute",
+        ),
+        ({"file_path": "/var/log/x.log"}, r"extra_files\[0\]\.source"),
+        ({"file_path": "/var/log/x.log", "source": "Bad Source"}, "cloudwatch_agent_linux_log_group_prefix"),
+        (
+            {"file_path": "/var/log/x.log", "source": "x/y", "group": "z"},
+            r"extra_files\[0\]: unknown keys group",
+        ),
+    ],
+)
+def test_bad_extra_files_name_the_variable(extra: dict, message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        cl.cwagent_linux_fragment([], options(extra_files=[extra]), None)
+
+
+def test_bad_names_and_retention_name_the_variable() -> None:
+    with pytest.raises(AnsibleFilterError, match="cloudwatch_agent_linux_web_servers: unknown iis"):
+        cl.cwagent_linux_fragment(["iis"], options(), None)
+    with pytest.raises(AnsibleFilterError, match="cloudwatch_agent_linux_system_logs: unknown kern"):
+        cl.cwagent_linux_fragment([], options(system_logs=["kern"]), None)
+    with pytest.raises(AnsibleFilterError, match="cloudwatch_agent_linux_retention_days: 42"):
+        cl.cwagent_linux_fragment([], options(retention_days=42), None)
+    with pytest.raises(AnsibleFilterError, match="not supported"):
+        cl.cwagent_linux_fragment([], options(), {"os_family": "Suse"})
+
+
+def test_plan_without_host_names_every_configured_group() -> None:
+    extra = [{"file_path": "/srv/shop/app.log", "source": "shop/app"}]
+    frag = cl.cwagent_linux_fragment(["apache", "nginx"], options(extra_files=extra, retention_days=731))
+    groups = cwagent.log_groups_from_fragment(frag)
+    assert [g["name"] for g in groups] == [
+        "/gdpr/prod/apache/access",
+        "/gdpr/prod/apache/error",
+        "/gdpr/prod/nginx/access",
+        "/gdpr/prod/nginx/error",
+        "/gdpr/prod/shop/app",
+        "/gdpr/prod/system/audit",
+        "/gdpr/prod/system/auth",
+        "/gdpr/prod/system/syslog",
+    ]
+    assert {g["retention_in_days"] for g in groups} == {731}
+
+
+def test_plan_groups_equal_host_groups_when_everything_is_present() -> None:
+    """Single source of truth: on a host with every file, the fragment's groups are the plan's."""
+    every = [p for paths in cl.PATHS["RedHat"].values() for p in paths]
+    on_host = cl.cwagent_linux_fragment(["apache", "nginx"], options(), host(ROCKY, *every))
+    planned = cl.cwagent_linux_fragment(["apache", "nginx"], options())
+    assert cwagent.log_groups_from_fragment(on_host) == cwagent.log_groups_from_fragment(planned)
+
+
+def test_agent_and_endpoint_settings() -> None:
+    opts = options(region="eu-west-1", run_as_user="cwagent", endpoint_override="https://vpce.example")
+    frag = cl.cwagent_linux_fragment([], opts, host(DEBIAN12))
+    assert frag["agent"] == {"region": "eu-west-1", "run_as_user": "cwagent"}
+    assert frag["logs"]["endpoint_override"] == "https://vpce.example"
+
+
+def test_same_file_twice_is_collected_once() -> None:
+    extra = [{"file_path": "/var/log/nginx/access.log", "source": "nginx/access"}]
+    frag = cl.cwagent_linux_fragment(["nginx"], options(extra_files=extra), host(DEBIAN12))
+    paths = [e["file_path"] for e in frag["logs"]["logs_collected"]["files"]["collect_list"]]
+    assert paths.count("/var/log/nginx/access.log") == 1
+
+
+def test_detect_web_servers_from_packages() -> None:
+    assert cl.cwagent_linux_detect(["apache", "nginx"], {"apache2": "2.4", "nginx-core": "1.22"}) == [
+        "apache",
+        "nginx",
+    ]
+    assert cl.cwagent_linux_detect(["apache", "nginx"], {"httpd": "2.4"}) == ["apache"]
+    assert cl.cwagent_linux_detect(["apache", "nginx"], {"apache2-bin": "2.4"}) == []
+
+
+def test_system_log_candidates() -> None:
+    assert cl.cwagent_linux_system_log_paths(["auth", "audit"], "Debian") == [
+        "/var/log/auth.log",
+        "/var/log/audit/audit.log",
+    ]
+    assert cl.cwagent_linux_system_log_paths(["syslog"], "RedHat") == ["/var/log/messages"]
+
+
+@pytest.mark.parametrize(
+    ("path", "stored"),
+    [
+        (
+            "/opt/aws/amazon-cloudwatch-agent/etc/gdpr_aws_monitoring_linux.json",
+            "file_gdpr_aws_monitoring_linux.json",
+        ),
+        ("/etc/my config:v2.json", "file_my_config_v2.json"),
+    ],
+)
+def test_stored_name_like_the_agent(path: str, stored: str) -> None:
+    assert cl.cwagent_linux_stored_name(path) == stored
