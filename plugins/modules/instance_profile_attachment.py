@@ -554,9 +554,7 @@ def apply_instance(
         )
 
 
-def apply_region(
-    ec2: Any, plans: list[InstancePlan], target: Profile, timeout: float, workers: int = MUTATION_WORKERS
-) -> list[str]:
+def apply_region(ec2: Any, plans: list[InstancePlan], target: Profile, timeout: float) -> list[str]:
     """Write calls for one region's changed instances, a few at a time; returns per-instance errors."""
 
     def one(plan: InstancePlan) -> str | None:
@@ -568,7 +566,7 @@ def apply_region(
 
     if not plans:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(plans)))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(MUTATION_WORKERS, len(plans)))) as pool:
         return [e for e in pool.map(one, plans) if e]
 
 
