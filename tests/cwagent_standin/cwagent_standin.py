@@ -177,10 +177,12 @@ def merge(configs: dict[str, dict]) -> dict:
         files = ((cfg.get("logs") or {}).get("logs_collected") or {}).get("files") or {}
         merged["logs"]["logs_collected"]["files"]["collect_list"] += files.get("collect_list", [])
     retention: dict[str, tuple[int, str]] = {}
+    conflicts: set[str] = set()
     for entry in merged["logs"]["logs_collected"]["files"]["collect_list"]:
         group, days = entry.get("log_group_name"), entry.get("retention_in_days", -1)
         if group and days != -1:
-            if group in retention and retention[group][0] != days:
+            if group in retention and retention[group][0] != days and group not in conflicts:
+                conflicts.add(group)
                 errors.append(
                     "Under path : /logs/logs_collected/files/collect_list | Error : Different "
                     f"retention_in_days values can't be set for the same log group: {group} "
