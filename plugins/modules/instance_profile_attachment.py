@@ -25,13 +25,13 @@ description:
   - Each region is read once (DescribeInstances and DescribeIamInstanceProfileAssociations), all
     regions concurrently; write calls are made only for instances that need a change. IAM is global,
     so a role shared by many instances gets each policy attached once.
-  - Every target is validated before anything changes: an unknown instance id, an instance that is
+  - Every target is validated before anything changes. An unknown instance id, an instance that is
     terminated, or a region that cannot be read fails the module with nothing changed.
   - Associations in the C(associating) or C(disassociating) state are waited for (up to
     O(wait_timeout) seconds) before the instance is planned.
   - The module does not remove profiles; use M(amazon.aws.ec2_instance) or the EC2 API for that.
 author:
-  - gdpr.aws_monitoring maintainers
+  - gdpr.aws_monitoring maintainers (@gdpr)
 options:
   instance_profile:
     description:
@@ -61,7 +61,7 @@ options:
   filters:
     description:
       - EC2 DescribeInstances filters selecting further targets in every region of O(regions), for
-        example C({"tag:gdpr_monitoring": "true"}). Values may be strings or lists.
+        example the key C(tag:gdpr_monitoring) with the value C(true). Values may be strings or lists.
       - Unless the filters name C(instance-state-name), only pending, running, stopping and stopped
         instances are selected.
     type: dict

@@ -138,7 +138,7 @@ def check_converged(layout: dict[str, tuple[int, int]]) -> None:
         expected = Counter({AGENT: plain, LEGACY_PROFILE: legacy})
         if +names != +expected:
             raise SystemExit(f"FAIL: {region} ended with {dict(names)}, expected {dict(+expected)}")
-    if any(legacy for _, legacy in layout.values()):
+    if any(legacy for _plain, legacy in layout.values()):
         attached = boto3.client("iam", region_name="us-east-1").list_attached_role_policies(
             RoleName=LEGACY_ROLE
         )
@@ -254,11 +254,11 @@ def main() -> int:
         run_core(build(endpoint, FLEET))
 
         fleet = build(endpoint, FLEET)
-        _, calls, result = run_core(fleet)
+        calls, result = run_core(fleet)[1:]
         check_converged(FLEET)
-        _, rerun_calls, rerun = run_core(fleet)
+        rerun_calls, rerun = run_core(fleet)[1:]
         one = build(endpoint, ONE)
-        _, one_calls, _ = run_core(one)
+        one_calls = run_core(one)[1]
         check_converged(ONE)
 
         def show(label: str, counted: Counter) -> None:
@@ -284,7 +284,7 @@ def main() -> int:
 
         for method, pairs in (("in-process (information)", 3), ("end-to-end", args.pairs)):
             times: dict[str, list[float]] = {"one": [], "fleet": []}
-            for _ in range(pairs):
+            for _pair in range(pairs):
                 for name, layout in (("one", ONE), ("fleet", FLEET)):
                     targets = build(endpoint, layout)
                     if method.startswith("in-process"):

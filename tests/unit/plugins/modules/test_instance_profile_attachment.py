@@ -279,7 +279,7 @@ def test_associations_in_progress_are_waited_for():
 
 def test_waiting_gives_up_after_the_timeout_naming_the_instances():
     client, stub = stubbed_ec2()
-    for _ in range(3):
+    for _attempt in range(3):
         stub.add_response(
             "describe_iam_instance_profile_associations",
             describe_response(association("i-1", state="associating")),
