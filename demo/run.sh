@@ -17,7 +17,8 @@ fi
 
 if $podman_ok; then
   bash "$root/tests/image/build.sh"
-  package=$(bash "$root/tests/cwagent_standin/build.sh")
+  bash "$root/tests/cwagent_standin/build.sh" "$root/.cache/standin"
+  package="$root/.cache/standin/amazon-cloudwatch-agent.deb"
   trap 'ansible-playbook -i localhost, teardown.yml >/dev/null 2>&1 || true' EXIT
   ansible-playbook fleet.yml
   ansible-playbook -i inventory/demo.aws_ec2.yml "$root/site.yml" \
