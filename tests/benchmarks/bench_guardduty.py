@@ -102,7 +102,7 @@ def enabled_regions_now(all_regions: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=5, help="interleaved one/all measurements (default 5)")
+    parser.add_argument("--pairs", type=int, default=7, help="interleaved one/all measurements (default 7)")
     parser.add_argument("--limit", type=float, default=1.5, help="highest acceptable all/one ratio")
     args = parser.parse_args(argv)
 
