@@ -29,6 +29,15 @@ WEB_SERVER_PACKAGES: dict[str, tuple[str, ...]] = {
     "nginx": ("nginx", "nginx-core", "nginx-full", "nginx-light", "nginx-extras", "nginx-mainline"),
 }
 SYSTEM_LOGS: dict[str, str] = {"auth": "system/auth", "syslog": "system/syslog", "audit": "system/audit"}
+# A system log counts as present when its file exists or the daemon that writes it is installed: on a
+# fresh host rsyslog creates auth.log only with the first auth event (installing the agent is one),
+# and the agent waits for files that do not exist yet.
+_SYSLOG_DAEMONS = ("rsyslog", "syslog-ng", "sysklogd", "inetutils-syslogd")
+SYSTEM_LOG_PRODUCERS: dict[str, tuple[str, ...]] = {
+    "system/auth": _SYSLOG_DAEMONS,
+    "system/syslog": _SYSLOG_DAEMONS,
+    "system/audit": ("auditd", "audit"),
+}
 OS_FAMILIES: tuple[str, ...] = ("Debian", "RedHat")
 
 # The files each distribution's packages log to by default. Explicit names, no globs: with a glob
@@ -190,8 +199,9 @@ def cwagent_linux_fragment(
     ``web_servers``: the web servers to collect (on a host: those detected). ``options``: the role's
     settings (``system_logs``, ``extra_files``, ``prefix``, ``retention_days``, ``log_group_class``,
     ``stream``, ``log_formats``, ``endpoint_override``, ``region``, ``run_as_user``). ``host``: the
-    host's ``os_family``, ``distribution``, ``distribution_major_version`` and ``present_paths`` (system
-    logs are collected only where their file exists); without it (planning, no host contact) every
+    host's ``os_family``, ``distribution``, ``distribution_major_version``, ``present_paths`` and
+    ``installed_packages`` (system logs are collected where their file exists or the daemon writing
+    it is installed); without it (planning, no host contact) every
     configured source is included with Debian paths, which name the same log groups.
     """
     web = _check_names(web_servers, WEB_SERVERS, f"{ROLE}_web_servers")
@@ -199,6 +209,7 @@ def cwagent_linux_fragment(
     family = _family(host.get("os_family")) if host else "Debian"
     paths = PATHS[family]
     present = None if host is None else set(host.get("present_paths") or [])
+    installed = set((host or {}).get("installed_packages") or [])
     prefix = str(options.get("prefix") or "")
     try:
         retention = cwagent.validate_retention(options.get("retention_days"), f"{ROLE}_retention_days")
@@ -216,7 +227,10 @@ def cwagent_linux_fragment(
     for name in system:
         source = SYSTEM_LOGS[name]
         formats = source_formats(source, host, options.get("log_formats") or {})
-        wanted.extend((source, p, formats) for p in paths[source] if present is None or p in present)
+        produced = bool(installed.intersection(SYSTEM_LOG_PRODUCERS[source]))
+        wanted.extend(
+            (source, p, formats) for p in paths[source] if present is None or produced or p in present
+        )
     wanted.extend(_extra_entries(options.get("extra_files"), host, options))
 
     entries, seen = [], set()

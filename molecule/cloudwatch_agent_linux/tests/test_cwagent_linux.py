@@ -33,7 +33,13 @@ DEBIAN_PATHS = {
 SCENARIO = yaml.safe_load((Path(__file__).parents[1] / "molecule.yml").read_text())
 HOST_VARS = SCENARIO["provisioner"]["inventory"]["host_vars"]
 testinfra_hosts = [f"podman://{name}" for name in HOST_VARS]
-SYSTEM_PATHS = {"/var/log/auth.log": "system/auth", "/var/log/syslog": "system/syslog"}
+# auditd is installed in the image (masked: containers get no audit socket), so audit.log is
+# collected; the agent waits for the file.
+SYSTEM_PATHS = {
+    "/var/log/auth.log": "system/auth",
+    "/var/log/syslog": "system/syslog",
+    "/var/log/audit/audit.log": "system/audit",
+}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +85,7 @@ def test_fragment_collects_this_hosts_logs(fragment: dict, web: dict[str, int]) 
     entries = fragment["logs"]["logs_collected"]["files"]["collect_list"]
     got = {e["file_path"]: e["log_group_name"] for e in entries}
     want = {path: f"{PREFIX}/{source}" for path, source in expected_files(web).items()}
-    assert got == want  # no audit.log: auditd does not run in the containers
+    assert got == want
     assert {e["retention_in_days"] for e in entries} == {365}
     assert {e["log_stream_name"] for e in entries} == {"{instance_id}"}
     assert fragment["logs"]["endpoint_override"].startswith("http://127.0.0.1:")
@@ -98,6 +104,8 @@ def test_fragment_formats(fragment: dict) -> None:
             assert entry["multi_line_start_pattern"].startswith("^\\[")
         elif source == "nginx/error":
             assert entry["timestamp_format"] == "%Y/%m/%d %H:%M:%S"
+        elif source == "system/audit":
+            assert "timestamp_format" not in entry  # epoch stamps
         else:  # Debian 12's rsyslog writes RFC 3339 stamps
             assert entry["timestamp_format"] == "%Y-%m-%dT%H:%M:%S.%f"
 
@@ -130,7 +138,7 @@ def test_read_access_by_group_not_chmod(host: Host, web: dict[str, int]) -> None
 def test_credentials_in_common_config(host: Host) -> None:
     common = host.file(f"{HOME}/etc/common-config.toml").content_string
     assert 'shared_credential_profile = "AmazonCloudWatchAgent"' in common
-    assert 'shared_credential_file = "/etc/gdpr-aws-test/credentials"' in common
+    assert 'shared_credential_file = "/etc/gdpr-aws-test-credentials"' in common
 
 
 def _wait_for(logs: Any, group: str, needle: str, timeout: float = 30.0) -> list[dict]:

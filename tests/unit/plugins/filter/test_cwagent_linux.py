@@ -219,3 +219,14 @@ def test_system_log_candidates() -> None:
 )
 def test_stored_name_like_the_agent(path: str, stored: str) -> None:
     assert cl.cwagent_linux_stored_name(path) == stored
+
+
+def test_system_log_counts_when_its_daemon_is_installed() -> None:
+    """A fresh Debian host has no auth.log until the first auth event; rsyslog will write it."""
+    fresh = {**DEBIAN12, "present_paths": ["/var/log/syslog"], "installed_packages": ["rsyslog"]}
+    got = set(entries(cl.cwagent_linux_fragment([], options(), fresh)))
+    assert got == {"/var/log/auth.log", "/var/log/syslog"}
+    with_auditd = {**fresh, "installed_packages": ["rsyslog", "auditd"]}
+    assert "/var/log/audit/audit.log" in entries(cl.cwagent_linux_fragment([], options(), with_auditd))
+    journald_only = {**ROCKY, "present_paths": [], "installed_packages": []}
+    assert cl.cwagent_linux_fragment([], options(), journald_only)["logs"]["logs_collected"] == {}
