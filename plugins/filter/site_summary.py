@@ -9,55 +9,46 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def _regions_from_guardduty(guardduty: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+def _guardduty_line(det: Mapping[str, Any]) -> str:
+    enabled = sorted(f.get("name") for f in det.get("features") or [] if f.get("status") == "ENABLED")
+    actions = ", ".join(det.get("actions") or []) or "unchanged"
+    features = ", ".join(enabled) or "none"
+    return f"{det.get('status')} detector {det.get('detector_id')}; features: {features} ({actions})"
+
+
+def _log_group_line(group: Mapping[str, Any]) -> str:
+    retention = group.get("retention_in_days")
+    parts = [
+        group.get("name", "?"),
+        f"{retention} days" if retention else "never expires",
+        "KMS-encrypted" if group.get("kms_key_id") else "not encrypted",
+        "masked" if group.get("data_protection") else "not masked",
+    ]
+    return f"{' | '.join(parts)} ({', '.join(group.get('actions') or []) or 'unchanged'})"
+
+
+def _regions(guardduty: Mapping[str, Any] | None, log_groups: Mapping[str, Any] | None) -> dict[str, Any]:
     regions: dict[str, dict[str, Any]] = {}
     for det in (guardduty or {}).get("detectors") or []:
-        regions.setdefault(det["region"], {})["guardduty"] = {
-            "detector_id": det.get("detector_id"),
-            "status": det.get("status"),
-            "features": {f.get("name"): f.get("status") for f in det.get("features") or []},
-            "changed": det.get("changed", False),
-        }
+        regions.setdefault(det["region"], {})["guardduty"] = _guardduty_line(det)
     for skipped in (guardduty or {}).get("skipped_regions") or []:
-        name = skipped.get("region") if isinstance(skipped, Mapping) else skipped
-        regions.setdefault(name, {})["guardduty"] = {"skipped": skipped}
-    return regions
-
-
-def _add_log_groups(regions: dict[str, dict[str, Any]], log_groups: Mapping[str, Any] | None) -> None:
+        regions.setdefault(skipped["region"], {})["guardduty"] = f"skipped: {skipped.get('reason')}"
     for region, groups in (log_groups or {}).items():
-        regions.setdefault(region, {})["log_groups"] = [
-            {
-                "name": g.get("name"),
-                "retention_in_days": g.get("retention_in_days"),
-                "encrypted": bool(g.get("kms_key_id")),
-                "data_protection": g.get("data_protection", False),
-                "actions": g.get("actions", []),
-            }
-            for g in groups
-        ]
+        regions.setdefault(region, {})["log_groups"] = [_log_group_line(g) for g in groups]
+    return dict(sorted(regions.items()))
 
 
-def _hosts(
-    hostvars: Mapping[str, Any], hosts: list[str], attachments: Mapping[str, Any] | None
-) -> dict[str, dict[str, Any]]:
-    by_instance = {i.get("instance_id"): i for i in (attachments or {}).get("instances") or []}
-    report: dict[str, dict[str, Any]] = {}
-    for host in hosts:
-        hv = hostvars.get(host) or {}
-        instance_id = hv.get("instance_id", host)
-        attachment = by_instance.get(instance_id) or {}
-        agent = hv.get("cloudwatch_agent_linux_status") or hv.get("cloudwatch_agent_windows_status") or {}
-        report[host] = {
-            "instance_id": instance_id,
-            "region": (hv.get("placement") or {}).get("region"),
-            "instance_profile": attachment.get("after"),
-            "iam_action": attachment.get("action", "not run"),
-            "agent": agent.get("status", "not run"),
-            "agent_config": agent.get("configstatus"),
-            "log_groups": agent.get("log_groups", []),
-        }
-    return report
+def _host_line(hv: Mapping[str, Any], attachment: Mapping[str, Any]) -> dict[str, Any]:
+    agent = hv.get("cloudwatch_agent_linux_status") or hv.get("cloudwatch_agent_windows_status") or {}
+    profile = (attachment.get("after") or "none").rsplit("/", 1)[-1]
+    return {
+        "region": (hv.get("placement") or {}).get("region"),
+        "instance_profile": f"{profile} ({attachment.get('action', 'not run')})",
+        "agent": f"{agent.get('status', 'not run')}, config {agent.get('configstatus', 'unknown')}"
+        if agent
+        else "not run",
+        "log_groups": agent.get("log_groups", []),
+    }
 
 
 def site_summary(
@@ -67,13 +58,13 @@ def site_summary(
     log_groups: Mapping[str, Any] | None = None,
     attachments: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``{'regions': {region: {guardduty, log_groups}}, 'hosts': {host: {...}}}`` sorted by name."""
-    regions = _regions_from_guardduty(guardduty)
-    _add_log_groups(regions, log_groups)
-    return {
-        "regions": dict(sorted(regions.items())),
-        "hosts": dict(sorted(_hosts(hostvars, hosts, attachments).items())),
-    }
+    """One line per region's detector and log group, one entry per host, sorted by name."""
+    by_instance = {i.get("instance_id"): i for i in (attachments or {}).get("instances") or []}
+    hosts_report = {}
+    for host in sorted(hosts):
+        hv = hostvars.get(host) or {}
+        hosts_report[host] = _host_line(hv, by_instance.get(hv.get("instance_id", host)) or {})
+    return {"regions": _regions(guardduty, log_groups), "hosts": hosts_report}
 
 
 class FilterModule:

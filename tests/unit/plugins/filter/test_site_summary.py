@@ -1,0 +1,76 @@
+"""The site summary folds the roles' facts into per-region and per-host lines."""
+
+from __future__ import annotations
+
+from ansible_collections.gdpr.aws_monitoring.plugins.filter.site_summary import site_summary
+
+GUARDDUTY = {
+    "detectors": [
+        {
+            "region": "eu-west-1",
+            "detector_id": "d1",
+            "status": "ENABLED",
+            "features": [
+                {"name": "S3_DATA_EVENTS", "status": "ENABLED"},
+                {"name": "EKS_AUDIT_LOGS", "status": "DISABLED"},
+            ],
+            "actions": ["update"],
+        }
+    ],
+    "skipped_regions": [{"region": "me-south-1", "reason": "UnrecognizedClientException"}],
+}
+LOG_GROUPS = {
+    "eu-west-1": [
+        {"name": "/gdpr/p/nginx/access", "retention_in_days": 365, "kms_key_id": "arn:k", "actions": []},
+        {"name": "/legacy", "retention_in_days": None, "kms_key_id": None, "data_protection": True},
+    ]
+}
+ATTACHMENTS = {
+    "instances": [
+        {
+            "instance_id": "i-1",
+            "after": "arn:aws:iam::1:instance-profile/CloudWatchAgentServerRole",
+            "action": "associated",
+        }
+    ]
+}
+HOSTVARS = {
+    "i-1": {
+        "instance_id": "i-1",
+        "placement": {"region": "eu-west-1"},
+        "cloudwatch_agent_linux_status": {
+            "status": "running",
+            "configstatus": "configured",
+            "log_groups": ["/gdpr/p/nginx/access"],
+        },
+    },
+    "i-2": {"instance_id": "i-2", "placement": {"region": "eu-central-1"}},
+}
+
+
+def test_regions_have_one_line_per_detector_and_group() -> None:
+    out = site_summary(HOSTVARS, ["i-1", "i-2"], GUARDDUTY, LOG_GROUPS, ATTACHMENTS)
+    west = out["regions"]["eu-west-1"]
+    assert west["guardduty"] == "ENABLED detector d1; features: S3_DATA_EVENTS (update)"
+    assert west["log_groups"] == [
+        "/gdpr/p/nginx/access | 365 days | KMS-encrypted | not masked (unchanged)",
+        "/legacy | never expires | not encrypted | masked (unchanged)",
+    ]
+    assert out["regions"]["me-south-1"]["guardduty"] == "skipped: UnrecognizedClientException"
+    assert list(out["regions"]) == sorted(out["regions"])
+
+
+def test_hosts_show_profile_action_and_agent_state() -> None:
+    out = site_summary(HOSTVARS, ["i-2", "i-1"], GUARDDUTY, LOG_GROUPS, ATTACHMENTS)
+    assert out["hosts"]["i-1"] == {
+        "region": "eu-west-1",
+        "instance_profile": "CloudWatchAgentServerRole (associated)",
+        "agent": "running, config configured",
+        "log_groups": ["/gdpr/p/nginx/access"],
+    }
+    assert out["hosts"]["i-2"]["agent"] == "not run"
+    assert out["hosts"]["i-2"]["instance_profile"] == "none (not run)"
+
+
+def test_nothing_ran_gives_empty_report() -> None:
+    assert site_summary({}, []) == {"regions": {}, "hosts": {}}
