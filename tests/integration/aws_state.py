@@ -72,7 +72,8 @@ def iam_state() -> dict[str, Any]:
 
 def kms_state(region: str) -> list[str]:
     kms = _client("kms", region)
-    return sorted(a["AliasName"] for a in kms.list_aliases()["Aliases"] if not a["AliasName"].startswith("alias/aws/"))
+    aliases = kms.list_aliases()["Aliases"]
+    return sorted(a["AliasName"] for a in aliases if not a["AliasName"].startswith("alias/aws/"))
 
 
 def snapshot(regions: list[str]) -> dict[str, Any]:
