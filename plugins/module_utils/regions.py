@@ -107,6 +107,12 @@ class RegionalClients:
         self._lock = Lock()
         self._clients: dict[tuple[str, str], Any] = {}
 
+    def known_regions(self, service: str, region: str) -> list[str]:
+        """Regions botocore lists for ``service`` in ``region``'s partition (no API call)."""
+        with self._lock:
+            partition = self._session.get_partition_for_region(region)
+            return list(self._session.get_available_regions(service, partition_name=partition))
+
     def __call__(self, service: str, region: str) -> Any:
         key = (service, region)
         with self._lock:

@@ -211,8 +211,9 @@ diff:
   type: dict
 """
 
+from contextlib import suppress
 from dataclasses import dataclass, field
-from threading import Lock, Thread
+from threading import Event, Lock, Thread
 from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
@@ -345,19 +346,28 @@ def handle_region(
 
 
 def discover_regions(module: AnsibleAWSModule, clients: RegionalClients) -> list[str]:
-    """Every region enabled for the account.
+    """Every region enabled for the account (ec2:DescribeRegions).
 
-    While DescribeRegions is in flight, the GuardDuty service model loads in the background
-    (the first client of a service is the expensive one), so the fan-out starts without that cost.
+    While DescribeRegions is in flight, a background thread builds the GuardDuty clients of the
+    regions botocore knows, so the fan-out finds them ready: building ~30 clients costs about as
+    much CPU as the API calls of ~30 regions, and here it overlaps a network wait instead.
     """
     home = module.region or "us-east-1"
     ec2 = clients("ec2", home)
-    warm = Thread(target=clients, args=("guardduty", home), daemon=True)
-    warm.start()
+    discovered = Event()
+
+    def prebuild() -> None:
+        with suppress(Exception):  # best effort: the fan-out builds whatever is missing
+            for region in [home, *clients.known_regions("guardduty", home)]:
+                if discovered.is_set():
+                    return
+                clients("guardduty", region)
+
+    Thread(target=prebuild, daemon=True).start()
     try:
         return enabled_regions(module, ec2)
     finally:
-        warm.join()
+        discovered.set()
 
 
 def desired_from_params(params: dict[str, Any]) -> Desired:

@@ -77,3 +77,13 @@ def test_enabled_regions_uses_a_given_client():
 
     assert regions.enabled_regions(SimpleNamespace(), Ec2()) == ["eu-west-1", "us-east-1"]
     assert calls[0]["Filters"] == [{"Name": "opt-in-status", "Values": ["opt-in-not-required", "opted-in"]}]
+
+
+def test_known_regions_are_botocore_s_for_the_partition(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTTESTTESTTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    clients = regions.RegionalClients(fake_module())
+    commercial = clients.known_regions("guardduty", "eu-west-1")
+    assert {"eu-west-1", "us-east-1"} <= set(commercial)
+    assert not any(r.startswith("cn-") for r in commercial)
+    assert all(r.startswith("cn-") for r in clients.known_regions("guardduty", "cn-north-1"))
