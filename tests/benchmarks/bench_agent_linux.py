@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,6 +96,7 @@ def main() -> int:
             second, output = playbook("converge.yml", inventory, env)
         finally:
             podman("rm", "-f", CONTAINER, check=False)
+            shutil.rmtree(work, ignore_errors=True)
     changed = changed_count(output)
     ratio = second / first
     print(f"cloudwatch_agent_linux: second run changed={changed}, wall time ratio second/first = {ratio:.2f}")
