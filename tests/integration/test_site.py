@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -38,7 +39,16 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(tmp: Path, playbook: Path, inventory: str | None = None, cmdline: str = "", **extravars: Any) -> Any:
+# The controller itself, for the demo's fleet set-up and teardown playbooks.
+CONTROLLER = {
+    "all": {
+        "hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}
+    }
+}
+
+
+def _run(tmp: Path, playbook: Path, inventory: Any = None, cmdline: str = "", **extravars: Any) -> Any:
+    tmp.mkdir(parents=True, exist_ok=True)
     runner = ansible_runner.run(
         private_data_dir=str(tmp),
         project_dir=str(playbook.parent),
@@ -82,7 +92,7 @@ def site(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     subprocess.run(["bash", str(ROOT / "tests/image/build.sh")], check=True, capture_output=True)
     standin = ROOT / ".cache" / "standin"
     subprocess.run(["bash", str(ROOT / "tests/cwagent_standin/build.sh"), str(standin)], check=True)
-    _run(tmp / "fleet", DEMO / "fleet.yml", inventory="localhost,")
+    _run(tmp / "fleet", DEMO / "fleet.yml", inventory=CONTROLLER)
     inventory = str(DEMO / "inventory" / "demo.aws_ec2.yml")
     common = f"-e @{DEMO / 'demo_vars.yml'}"
     package = {"cloudwatch_agent_linux_package_file": str(standin / "amazon-cloudwatch-agent.deb")}
@@ -101,7 +111,7 @@ def site(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
             "state": snapshot(REGIONS),
         }
     finally:
-        _run(tmp / "teardown", DEMO / "teardown.yml", inventory="localhost,")
+        _run(tmp / "teardown", DEMO / "teardown.yml", inventory=CONTROLLER)
 
 
 def test_check_mode_changes_nothing(site: dict[str, Any]) -> None:
