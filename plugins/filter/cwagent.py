@@ -12,7 +12,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import cwagent
 
 
-def _guard(func: Any) -> Any:
+def convention_filter(func: Any) -> Any:
+    """Turn the shared conventions' errors into filter errors; every cwagent filter file uses it."""
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
@@ -24,22 +26,22 @@ def _guard(func: Any) -> Any:
     return wrapper
 
 
-@_guard
+@convention_filter
 def cwagent_log_group_name(source: str, prefix: str) -> str:
     return cwagent.log_group_name(prefix, source)
 
 
-@_guard
+@convention_filter
 def cwagent_retention(days: Any, name: str = "retention_in_days") -> int:
     return cwagent.validate_retention(days, name)
 
 
-@_guard
+@convention_filter
 def cwagent_log_groups(fragment: dict[str, Any]) -> list[dict[str, Any]]:
     return cwagent.log_groups_from_fragment(fragment)
 
 
-@_guard
+@convention_filter
 def cwagent_merge_log_groups(lists: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     groups: dict[str, dict[str, Any]] = {}
     for group_list in lists:

@@ -16,8 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.gdpr.aws_monitoring.plugins.filter.cwagent import convention_filter
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import cwagent
 
 VAR_PREFIX = "cloudwatch_agent_windows_"
@@ -370,21 +369,9 @@ def windows_fragment(
     return frag
 
 
-def _guard(func: Any) -> Any:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except cwagent.ConventionError as exc:
-            raise AnsibleFilterError(str(exc)) from exc
-
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
-    return wrapper
-
-
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
-            "cwagent_windows_fragment": _guard(windows_fragment),
-            "cwagent_windows_iis_sources": _guard(iis_log_sources),
+            "cwagent_windows_fragment": convention_filter(windows_fragment),
+            "cwagent_windows_iis_sources": convention_filter(iis_log_sources),
         }
