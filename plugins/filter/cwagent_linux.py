@@ -112,7 +112,7 @@ def _family(os_family: str) -> str:
 
 def _uses_rfc3339_syslog(host: Mapping[str, Any]) -> bool:
     try:
-        major = int(str(host.get("distribution_major_version", "0")).split(".")[0])
+        major = int(str(host.get("distribution_major_version", "0")).split(".", maxsplit=1)[0])
     except ValueError:
         return False
     return host.get("distribution") == "Debian" and major >= 12

@@ -42,8 +42,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Only reads, so it runs the same in check mode.
   diff_mode:
     support: none
+    description: Reports no diff; it changes nothing.
 """
 
 EXAMPLES = r"""

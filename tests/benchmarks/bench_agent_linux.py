@@ -92,7 +92,7 @@ def main() -> int:
                 "--systemd", "always", IMAGE, "/sbin/init",
             )  # fmt: skip
             playbook("prepare.yml", inventory, env)
-            first, _ = playbook("converge.yml", inventory, env)
+            first, _first_output = playbook("converge.yml", inventory, env)
             second, output = playbook("converge.yml", inventory, env)
         finally:
             podman("rm", "-f", CONTAINER, check=False)

@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         run_once(endpoint, playbook, None)  # warm-up: moto builds its service apps once
         one: list[float] = []
         every: list[float] = []
-        for _ in range(args.pairs):
+        for _pair in range(args.pairs):
             one.append(run_once(endpoint, playbook, [ONE_REGION]))
             if enabled_regions_now(all_regions) != [ONE_REGION]:
                 raise SystemExit("the one-region run did not enable exactly eu-west-1")

@@ -22,8 +22,11 @@ root="$work/root"
 home="$root/opt/aws/amazon-cloudwatch-agent"
 mkdir -p "$root/DEBIAN" "$home/bin" "$home/etc/amazon-cloudwatch-agent.d" "$home/logs" "$home/var" \
   "$root/etc/systemd/system"
-install -m 0755 "$here/cwagent_standin.py" "$home/bin/amazon-cloudwatch-agent-ctl"
-install -m 0755 "$here/cwagent_standin.py" "$home/bin/start-amazon-cloudwatch-agent"
+# Debian has no `python`: the installed copies run with the system's python3.
+for name in amazon-cloudwatch-agent-ctl start-amazon-cloudwatch-agent; do
+  sed '1s|^#!.*|#!/usr/bin/python3|' "$here/cwagent_standin.py" > "$home/bin/$name"
+  chmod 0755 "$home/bin/$name"
+done
 echo "$version" > "$home/bin/CWAGENT_VERSION"
 install -m 0644 "$here/amazon-cloudwatch-agent.service" "$root/etc/systemd/system/amazon-cloudwatch-agent.service"
 cat > "$home/etc/common-config.toml" <<'TOML'

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python
 """Test stand-in for the Amazon CloudWatch agent (Linux): control script, translator and daemon.
 
 Packaged by ``build.sh`` as ``amazon-cloudwatch-agent`` with the real agent's paths, unit and

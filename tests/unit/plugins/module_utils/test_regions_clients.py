@@ -52,7 +52,7 @@ def test_clients_share_one_session_so_more_regions_are_cheap(monkeypatch):
         made = list(pool.map(lambda r: clients("guardduty", r), [f"eu-west-{i}" for i in range(20)]))
     shared = time.perf_counter() - start
     start = time.perf_counter()
-    for _ in range(5):
+    for _round in range(5):
         regions.RegionalClients(fake_module())("guardduty", "eu-west-1")
     fresh = time.perf_counter() - start
     assert len({id(c) for c in made}) == 20

@@ -489,7 +489,7 @@ def test_moto_module_is_idempotent_and_keeps_unlisted_features(aws):
 
 def test_moto_two_detectors_warn_and_first_sorted_is_managed(aws):
     client = gd_client()
-    ids = sorted(client.create_detector(Enable=False)["DetectorId"] for _ in range(2))
+    ids = sorted(client.create_detector(Enable=False)["DetectorId"] for _n in range(2))
     out = run({"regions": ["eu-west-1"]})
     assert out.result["detectors"][0]["detector_id"] == ids[0]
     assert out.result["detectors"][0]["other_detector_ids"] == ids[1:]
