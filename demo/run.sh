@@ -19,7 +19,7 @@ if $podman_ok; then
   bash "$root/tests/image/build.sh"
   bash "$root/tests/cwagent_standin/build.sh" "$root/.cache/standin"
   package="$root/.cache/standin/amazon-cloudwatch-agent.deb"
-  trap 'ansible-playbook -i localhost, teardown.yml >/dev/null 2>&1 || true' EXIT
+  trap 'ansible-playbook -i localhost, teardown.yml || echo "demo: removing the containers failed" >&2' EXIT
   ansible-playbook fleet.yml
   ansible-playbook -i inventory/demo.aws_ec2.yml "$root/site.yml" \
     -e "@$here/demo_vars.yml" -e "cloudwatch_agent_linux_package_file=$package"
