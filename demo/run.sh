@@ -21,11 +21,12 @@ if $podman_ok; then
   package="$root/.cache/standin/amazon-cloudwatch-agent.deb"
   trap 'ansible-playbook -i localhost, teardown.yml || echo "demo: removing the containers failed" >&2' EXIT
   ansible-playbook fleet.yml
-  ansible-playbook -i inventory/demo.aws_ec2.yml "$root/site.yml" \
+  # --flush-cache: the fleet was just made, so the cached inventory (if any) is stale.
+  ansible-playbook -i inventory/demo.aws_ec2.yml --flush-cache "$root/site.yml" \
     -e "@$here/demo_vars.yml" -e "cloudwatch_agent_linux_package_file=$package"
 else
   echo "podman is not usable here: running the controller plays only (GuardDuty, log groups, IAM)."
   ansible-playbook fleet.yml -e demo_with_containers=false
-  ansible-playbook -i inventory/demo.aws_ec2.yml "$root/site.yml" -e "@$here/demo_vars.yml" \
+  ansible-playbook -i inventory/demo.aws_ec2.yml --flush-cache "$root/site.yml" -e "@$here/demo_vars.yml" \
     --skip-tags agents
 fi

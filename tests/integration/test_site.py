@@ -98,7 +98,8 @@ def site(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     package = {"cloudwatch_agent_linux_package_file": str(standin / "amazon-cloudwatch-agent.deb")}
     try:
         before = (snapshot(REGIONS), _containers_state())
-        check = _run(tmp / "check", ROOT / "site.yml", inventory, f"{common} --check --diff", **package)
+        # The demo inventory is cached by path, not by endpoint: the fleet is new, so read it afresh once.
+        check = _run(tmp / "check", ROOT / "site.yml", inventory, f"{common} --check --diff --flush-cache", **package)
         after_check = (snapshot(REGIONS), _containers_state())
         first = _run(tmp / "first", ROOT / "site.yml", inventory, common, **package)
         second = _run(tmp / "second", ROOT / "site.yml", inventory, common, **package)
