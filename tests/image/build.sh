@@ -12,9 +12,10 @@ name="${GDPR_TEST_IMAGE_NAME:-localhost/gdpr-debian12-systemd}"
 recipe=$(sha256sum "$0" | cut -c1-12)
 tag="$name:$recipe"
 
+# logrotate: the Linux agent scenario rotates logs the way hosts do (test_standin_fidelity.py).
 packages=(
   python3 python3-apt systemd systemd-sysv dbus sudo ca-certificates curl gnupg
-  procps iproute2 apache2 nginx auditd rsyslog
+  procps iproute2 apache2 nginx auditd rsyslog logrotate
 )
 
 if podman image exists "$tag"; then
