@@ -19,12 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PLAYBOOK = ROOT / "docs" / "awx" / "configure_awx.yml"
 BIN = Path(sys.executable).parent
-_spec = importlib.util.spec_from_file_location(
-    "survey_from_argspec", ROOT / "tests/tools/survey_from_argspec.py"
-)
+_spec = importlib.util.spec_from_file_location("survey_from_argspec", ROOT / "tools/survey_from_argspec.py")
 survey_tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(survey_tool)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 _spec = importlib.util.spec_from_file_location("make_get_pip", ROOT / "tests/sanity/make_get_pip.py")
 make_get_pip = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_get_pip)

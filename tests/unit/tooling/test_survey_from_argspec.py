@@ -1,4 +1,4 @@
-"""tests/tools/survey_from_argspec.py: AWX surveys generated from roles' argument specs.
+"""tools/survey_from_argspec.py: AWX surveys generated from roles' argument specs.
 
 The last tests run the generator over every role in roles/ and feed each survey answer it allows
 back into the role's own argument spec (ansible-core's ArgumentSpecValidator, the same validator
@@ -15,10 +15,8 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "survey_from_argspec", ROOT / "tests/tools/survey_from_argspec.py"
-)
+ROOT = Path(__file__).resolve().parents[3]
+_spec = importlib.util.spec_from_file_location("survey_from_argspec", ROOT / "tools/survey_from_argspec.py")
 survey_tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(survey_tool)
 

@@ -50,7 +50,7 @@ AWX_TYPES = {
     "integer": int,
     "float": float,
 }
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # Ansible documentation markup: C(x), I(x), O(x), V(x), L(text,url), U(url), ...
 _MARKUP = re.compile(r"\b(?:[BCEIMOPUV]|RV|L)\(([^()]*)\)")
 
