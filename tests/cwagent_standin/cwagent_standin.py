@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Test stand-in for the Amazon CloudWatch agent (Linux): control script, translator and daemon.
+r"""Test stand-in for the Amazon CloudWatch agent (Linux): control script, translator and daemon.
 
 Packaged by ``build.sh`` as ``amazon-cloudwatch-agent`` with the real agent's paths, unit and
 control-script actions, so the role under test cannot tell it from the real package. It exists
@@ -16,9 +16,37 @@ What it models:
     ``logs/configuration-validation.log``, exits non-zero and leaves the translated TOML - the
     running config - untouched. The rejected fragment stays stored (the worst case a caller must
     handle; the role restores the previous one).
-  * The daemon tails every ``collect_list`` file and sends new lines with PutLogEvents to
-    ``logs.endpoint_override`` (SigV4-signed, credentials from common-config.toml's shared
-    credentials file), creating groups with their retention, streams named after the host.
+  * The daemon ships every ``collect_list`` file to ``logs.endpoint_override`` (SigV4-signed,
+    credentials from common-config.toml's shared credentials file) by the real agent's rules, read
+    in its source (github aws/amazon-cloudwatch-agent, plugins/inputs/logfile and
+    plugins/outputs/cloudwatchlogs/internal/pusher):
+      - event time from the line: ``timestamp_format`` turned into the agent's regex (its
+        directive table, ``%f`` cut to milliseconds) and parsed as Go's layout would, in
+        ``timezone`` Local or UTC; a line without one takes the last valid time of its stream,
+        else the time it is sent; events over 14 days old or 2 h ahead are dropped;
+      - multi-line events: ``multi_line_start_pattern`` (default ``^[\S]``; ``{timestamp_format}``
+        means the timestamp regex); a pending event is published when the next starts, when its
+        file goes away, or about 5 s after it started; ``filters`` apply to whole events;
+      - files followed by their open descriptor: after a rename (logrotate ``create``) the rest of
+        the old file is read, then the new one from its start; a file that shrinks (``copytruncate``)
+        is read again from 0; a glob follows its newest match; new files are read from the start;
+      - batches sent per group/stream after ``force_flush_interval`` (5 s); failed PutLogEvents are
+        retried with the agent's backoff (refused/5xx/throttled: 1-2 s, 2-4 s, then 30-60 s; others
+        from 0.1 s doubling) for up to 14 days; ResourceNotFoundException creates the stream, and
+        the group first when it is gone, then retries; the offset in the state file moves only past
+        events the service accepted, so an outage or a restart loses nothing;
+      - ``retention_in_days`` set on a group the agent creates, and on start wherever it differs.
+
+Where it still differs from the real agent: Python's ``re`` instead of Go's RE2 (``\p{..}`` classes
+and RE2-only syntax are not understood; look-arounds are accepted where RE2 refuses them); one
+process polling every 0.25 s instead of goroutines; at most one batch in flight per stream and
+no final send at stop (unsent events are re-read at the next start, so nothing is lost, as with
+the agent's state files); no ``trim_timestamp``, ``auto_removal``, ``publish_multi_logs``,
+``blacklist``, journald or metrics; literal text in ``timestamp_format`` that Go would read as a
+layout element is taken literally; of ``%Z`` names only UTC and the local zone's two are known;
+instance metadata is the host name. Both lose, as logrotate itself warns, lines written between
+copytruncate's copy and its truncation, and a truncation followed within one poll by more writes
+than the file held before it is not seen.
 
 The schema is written out here rather than imported from the collection on purpose: this models
 the agent, and a shared copy could not catch the role's own mistakes.
@@ -26,15 +54,19 @@ the agent, and a shared copy could not catch the role's own mistakes.
 
 from __future__ import annotations
 
+import calendar
 import configparser
+import contextlib
 import datetime
 import glob
 import grp
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import pwd
+import random
 import re
 import signal
 import socket
@@ -43,6 +75,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +145,13 @@ def _check_entry(entry: Any, where: str) -> list[str]:
         errors.append(f"Under path : {where}/log_group_class | Error : must be STANDARD or INFREQUENT_ACCESS")
     if entry.get("timezone", "Local") not in ("Local", "UTC"):
         errors.append(f"Under path : {where}/timezone | Error : must be Local or UTC")
+    fmt = entry.get("timestamp_format")
+    if fmt is not None:
+        try:
+            re.compile(timestamp_regex(str(fmt)))
+        except re.error:
+            message = f"Timestamp format {fmt} is invalid"
+            errors.append(f"Under path : {where}/timestamp_format | Error : {message}")
     pattern = entry.get("multi_line_start_pattern")
     if pattern not in (None, "{timestamp_format}"):
         try:
@@ -447,6 +487,8 @@ def sigv4_headers(
 
 
 class LogsClient:
+    """CloudWatch Logs' JSON API over SigV4; an error answer raises AwsError with its code."""
+
     def __init__(self, endpoint: str, region: str, creds: tuple[str, str, str | None]) -> None:
         self.endpoint, self.region, self.creds = endpoint.rstrip("/"), region, creds
 
@@ -455,15 +497,18 @@ class LogsClient:
         now = datetime.datetime.now(datetime.timezone.utc)
         headers = sigv4_headers(self.endpoint, self.region, target, body, self.creds, now)
         request = urllib.request.Request(self.endpoint + "/", data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read() or b"{}")
-
-    def ensure(self, target: str, payload: dict) -> None:
         try:
-            self.call(target, payload)
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
-            if b"ResourceAlreadyExists" not in exc.read():
-                raise
+            raw = exc.read()
+            try:
+                answer = json.loads(raw or b"{}")
+            except ValueError:
+                answer = {}
+            code = str(answer.get("__type", f"HTTP{exc.code}")).rsplit("#", 1)[-1]
+            message = answer.get("message") or answer.get("Message") or raw[:200].decode(errors="replace")
+            raise AwsError(code, exc.code, message) from exc
 
 
 def stream_name(template: str) -> str:
@@ -474,37 +519,710 @@ def stream_name(template: str) -> str:
     return template.replace("{ip_address}", "127.0.0.1")
 
 
-class Tail:
-    """New complete lines of one file, resuming at the offset kept in ``var/state``."""
+# --------------------------------------------------------------------------------------------
+# Event times, as the agent derives them. The format -> regex table and the %f handling follow
+# internal/util/timestamp/timestamp.go (BuildRegex) and the translator's timestamp rules; the
+# parsing follows plugins/inputs/logfile/fileconfig.go (timestampFromLogLine), which hands the
+# matched text to Go's time.ParseInLocation with the format turned into a Go layout.
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.state = STATE / re.sub(r"[^A-Za-z0-9]", "_", path)
-        self.offset = int(self.state.read_text()) if self.state.exists() else 0
-        self.denied = False
+FORMAT_REGEX = {
+    "%B": r"\w{7}", "%b": r"\w{3}", "%-m": r"\s{0,1}\d{1,2}", "%m": r"\s{0,1}\d{1,2}",
+    "%A": r"\w{6,9}", "%a": r"\w{3}", "%-d": r"\s{0,1}\d{1,2}", "%d": r"\s{0,1}\d{1,2}",
+    "%H": r"\d{2}", "%-I": r"\d{1,2}", "%I": r"\d{2}", "%-M": r"\d{1,2}", "%M": r"\d{2}",
+    "%-S": r"\d{1,2}", "%S": r"\d{2}", "%Y": r"\d{4}", "%y": r"\d{2}", "%p": r"\w{2}",
+    "%Z": r"\w{3}", "%z": r"[+-]\d{4}", "%f": r"(\d{1,9})",
+}  # fmt: skip
+DIRECTIVE = re.compile(r"%-[mdIMS]|%[BbmAadHIMSYypZzf]")
+# The agent escapes only these characters of the format before substituting the directives.
+REGEX_SPECIAL = frozenset("^.*?+|[](){}$")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December")  # fmt: skip
+WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+DIGITS = frozenset("0123456789")
+MAX_FUTURE_DAYS = 30  # a year-less stamp further ahead than this belongs to last year
+# The pusher drops events the service would refuse: older than 14 days or 2 hours ahead.
+MAX_AGE_MS, MAX_AHEAD_MS = 14 * 24 * 3600 * 1000, 2 * 3600 * 1000
 
-    def read(self) -> list[str]:
+
+def format_tokens(fmt: str) -> list[tuple[bool, str]]:
+    """``fmt`` split into (is_directive, text) pieces; unknown %-sequences stay literal text."""
+    tokens: list[tuple[bool, str]] = []
+    at = 0
+    for match in DIRECTIVE.finditer(fmt):
+        if match.start() > at:
+            tokens.append((False, fmt[at : match.start()]))
+        tokens.append((True, match.group()))
+        at = match.end()
+    if at < len(fmt):
+        tokens.append((False, fmt[at:]))
+    return tokens
+
+
+def timestamp_regex(fmt: str) -> str:
+    """The ``timestamp_regex`` the translator writes for ``timestamp_format`` (BuildRegex, in a group)."""
+    body = "".join(
+        FORMAT_REGEX[text] if directive else "".join("\\" + c if c in REGEX_SPECIAL else c for c in text)
+        for directive, text in format_tokens(fmt)
+    )
+    return "(" + body.removeprefix(r"\s{0,1}") + ")"
+
+
+def _digit(value: str, index: int) -> bool:
+    return len(value) > index and value[index] in DIGITS
+
+
+def _number(value: str, fixed: bool) -> tuple[int, str]:
+    """Go's getnum: one or two digits; exactly two when ``fixed``."""
+    if not _digit(value, 0):
+        raise ValueError("expected a digit")
+    if not _digit(value, 1):
+        if fixed:
+            raise ValueError("expected two digits")
+        return int(value[0]), value[1:]
+    return int(value[:2]), value[2:]
+
+
+def _name(value: str, names: tuple[str, ...], short: bool) -> tuple[int, str]:
+    for index, name in enumerate(names):
+        name = name[:3] if short else name
+        if value[: len(name)].lower() == name.lower():
+            return index, value[len(name) :]
+    raise ValueError("unknown name")
+
+
+def _skip(value: str, literal: str) -> str:
+    """Go's skip: a run of spaces in the layout matches a run of spaces in the value."""
+    while literal:
+        if literal[0] == " ":
+            if value and value[0] != " ":
+                raise ValueError("expected a space")
+            literal, value = literal.lstrip(" "), value.lstrip(" ")
+            continue
+        if not value or value[0] != literal[0]:
+            raise ValueError(f"expected {literal[0]!r}")
+        literal, value = literal[1:], value[1:]
+    return value
+
+
+class _Fields:
+    def __init__(self) -> None:
+        self.year: int | None = None
+        self.month, self.day, self.hour, self.minute, self.second, self.ms = 1, 1, 0, 0, 0, 0
+        self.pm: bool | None = None
+        self.offset: int | None = None  # seconds east of UTC, from %z or a known %Z
+        self.zone = ""
+
+
+def _parse_directive(directive: str, value: str, f: _Fields, next_is_fraction: bool) -> str:
+    """Consume one directive the way Go's layout element for it parses (time/format.go)."""
+    if directive == "%Y":
+        if len(value) < 4 or not all(c in DIGITS for c in value[:4]):
+            raise ValueError("bad year")
+        f.year, value = int(value[:4]), value[4:]
+    elif directive == "%y":
+        year, value = _number(value, True)
+        f.year = year + (1900 if year >= 69 else 2000)
+    elif directive in ("%m", "%-m"):  # the translator emits both "01" and "1" layouts
+        f.month, value = _number(value, False)
+        if not 1 <= f.month <= 12:
+            raise ValueError("month out of range")
+    elif directive in ("%b", "%B"):
+        index, value = _name(value, MONTHS, directive == "%b")
+        f.month = index + 1
+    elif directive in ("%a", "%A"):  # parsed, then ignored, as Go does
+        _, value = _name(value, WEEKDAYS, directive == "%a")
+    elif directive in ("%d", "%-d"):  # layout "_2"
+        f.day, value = _number(value[1:] if value[:1] == " " else value, False)
+    elif directive == "%H":
+        f.hour, value = _number(value, False)
+        if f.hour > 23:
+            raise ValueError("hour out of range")
+    elif directive in ("%I", "%-I"):
+        f.hour, value = _number(value, directive == "%I")
+        if f.hour > 12:
+            raise ValueError("hour out of range")
+    elif directive in ("%M", "%-M"):
+        f.minute, value = _number(value, directive == "%M")
+        if f.minute > 59:
+            raise ValueError("minute out of range")
+    elif directive in ("%S", "%-S"):
+        f.second, value = _number(value, directive == "%S")
+        if f.second > 59:
+            raise ValueError("second out of range")
+        # Go reads a fraction after the seconds even when the layout has none.
+        if not next_is_fraction and len(value) >= 2 and value[0] in ".," and _digit(value, 1):
+            end = 2
+            while _digit(value, end):
+                end += 1
+            f.ms, value = int((value[1:end] + "000")[:3]), value[end:]
+    elif directive == "%f":  # layout ".000": the agent rewrote the digits to exactly three
+        if len(value) < 4 or value[0] not in ".," or not all(c in DIGITS for c in value[1:4]):
+            raise ValueError("bad fraction")
+        f.ms, value = int(value[1:4]), value[4:]
+    elif directive == "%p":
+        if value[:2] not in ("AM", "PM"):
+            raise ValueError("bad AM/PM")
+        f.pm, value = value[:2] == "PM", value[2:]
+    elif directive == "%z":
+        if len(value) < 5 or value[0] not in "+-" or not all(c in DIGITS for c in value[1:5]):
+            raise ValueError("bad offset")
+        seconds = int(value[1:3]) * 3600 + int(value[3:5]) * 60
+        f.offset, value = (-seconds if value[0] == "-" else seconds), value[5:]
+    elif directive == "%Z":
+        zone = value[:3]
+        if len(zone) < 3 or not all("A" <= c <= "Z" for c in zone):
+            raise ValueError("bad zone name")
+        f.zone, value = zone, value[3:]
+    return value
+
+
+def _days_in(month: int, year: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
+def _epoch(f: _Fields, year: int, utc: bool) -> float:
+    """Seconds since the epoch; an overflowing day (29 Feb in a common year) rolls over as AddDate does."""
+    parts = (year, f.month, f.day, f.hour, f.minute, f.second)
+    if f.offset is not None:
+        return calendar.timegm((*parts, 0, 0, 0)) - f.offset
+    if utc:
+        return calendar.timegm((*parts, 0, 0, 0))
+    return time.mktime((*parts, 0, 0, -1))
+
+
+def parse_timestamp(tokens: list[tuple[bool, str]], value: str, utc: bool, now: float) -> int | None:
+    """Milliseconds since the epoch of ``value`` read with the format's layout, or None (Go's error)."""
+    f = _Fields()
+    directives = [text for directive, text in tokens if directive]
+    try:
+        seen = 0
+        for directive, text in tokens:
+            if not directive:
+                value = _skip(value, text)
+                continue
+            seen += 1
+            following = directives[seen] if seen < len(directives) else ""
+            value = _parse_directive(text, value, f, following == "%f")
+        if value:
+            raise ValueError("extra text")
+    except ValueError:
+        return None
+    if f.pm is True and f.hour < 12:
+        f.hour += 12
+    elif f.pm is False and f.hour == 12:
+        f.hour = 0
+    if f.day < 1 or f.day > _days_in(f.month, 0 if f.year is None else f.year):
+        return None
+    if f.zone == "UTC":
+        f.offset = 0
+    elif f.zone:
+        # A name the local zone uses means its offset; any other name means offset 0 (Go).
+        names = dict(zip(time.tzname, (-time.timezone, -time.altzone), strict=True))
+        f.offset = 0 if utc else names.get(f.zone, 0)
+    if f.year is not None:
+        seconds = _epoch(f, f.year, utc)
+    else:  # no year in the line: this year, or last year when that puts it over a month ahead
+        this_year = time.localtime(now).tm_year
+        seconds = _epoch(f, this_year, utc)
+        if seconds - now > MAX_FUTURE_DAYS * 86400:
+            seconds = _epoch(f, this_year - 1, utc)
+    return int(seconds) * 1000 + f.ms
+
+
+class LineFormat:
+    """What one collect_list entry says about its lines: time stamps, event starts, filters."""
+
+    def __init__(self, entry: dict) -> None:
+        fmt = entry.get("timestamp_format")
+        self.tokens = format_tokens(fmt) if fmt else []
+        self.regex = re.compile(timestamp_regex(fmt), re.ASCII) if fmt else None
+        self.utc = entry.get("timezone") == "UTC"
+        # No pattern means "^[\S]": lines starting with white space continue the event before.
+        pattern = entry.get("multi_line_start_pattern") or r"^[\S]"
+        if pattern in ("{timestamp_format}", "{timestamp_regex}"):
+            self.start = self.regex  # None without a timestamp_format: nothing starts an event
+        else:
+            self.start = re.compile(pattern, re.ASCII)
+        self.filters = [
+            (f.get("type") == "include", re.compile(f.get("expression", ""), re.ASCII))
+            for f in entry.get("filters") or []
+        ]
+
+    def is_start(self, line: str) -> bool:
+        return bool(self.start and self.start.search(line))
+
+    def publishes(self, message: str) -> bool:
+        return all(bool(regex.search(message)) == include for include, regex in self.filters)
+
+    def timestamp(self, message: str, now: float) -> int | None:
+        """The event's time from its text (the first match anywhere in it), or None."""
+        if self.regex is None:
+            return None
+        match = self.regex.search(message)
+        if not match:
+            return None
+        content = match.group(1)
+        if self.regex.groups >= 2 and match.start(2) >= 0:
+            # %f: keep three digits (padded), written as ".ddd" to fit the layout's ".000".
+            start, end = match.start(2) - match.start(1), match.end(2) - match.start(1)
+            content = content[:start] + "." + (content[start:end] + "000")[:3] + content[end:]
+        return parse_timestamp(self.tokens, content, self.utc, now)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading files: plugins/inputs/logfile (logfile.go, tailersrc.go, tail/tail.go).
+
+POLL_SECONDS = 0.25  # the tailer's polling watcher
+SCAN_SECONDS = 1.0  # how often the agent looks for (new) files matching each file_path
+MULTILINE_WAIT_SECONDS = 5.0  # an unfinished event is published after five 1 s ticks
+MAX_EVENT_BYTES = 1024 * 1024 - 200
+READ_CHUNK = 4 * 1024 * 1024
+COMPRESSED = (".tar", ".zst", ".gz", ".zip", ".bz2", ".rar")
+
+
+class Assembler:
+    """Lines -> events with the multi-line start pattern (tailersrc.go's runTail).
+
+    A line that matches the start pattern (or any line while nothing is pending) starts an
+    event; other lines continue the pending one. The pending event is published when the next
+    one starts, when the file goes away, or about five seconds after it started.
+    """
+
+    def __init__(self, fmt: LineFormat) -> None:
+        self.fmt = fmt
+        self.parts: list[str] = []
+        self.size = 0  # length of the pending event's text; 0 means nothing is pending (Go's msgBuf)
+        self.end = 0  # file offset just past the last line the pending event holds (or skipped)
+        self.started = 0.0
+        self.ignoring = False
+
+    def add(self, text: str, end: int, now: float) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        if self.fmt.is_start(text) or (not self.ignoring and self.size == 0):
+            out = self.flush()
+            self.parts, self.size, self.started, self.ignoring = [text], len(text), now, False
+        elif self.ignoring or self.size >= MAX_EVENT_BYTES:
+            self.ignoring = True  # an event over the size limit drops lines until the next start
+        else:
+            self.parts.append(text)
+            self.size += len(text) + 1
+        self.end = end
+        return out
+
+    def due(self, now: float) -> list[tuple[str, int]]:
+        return self.flush() if self.size and now - self.started >= MULTILINE_WAIT_SECONDS else []
+
+    def flush(self) -> list[tuple[str, int]]:
+        message = "\n".join(self.parts)
+        self.parts, self.size = [], 0
+        return [(message, self.end)] if message else []
+
+
+def _state_path(path: str) -> Path:
+    return STATE / re.sub(r"[^A-Za-z0-9]", "_", path)
+
+
+class FileTail:
+    """One file being followed by its open descriptor, from the offset its state file names.
+
+    The state file holds the offset up to which events were *delivered* (PutLogEvents
+    succeeded), so a restart re-reads what was read but not yet sent. Rotation by rename (create
+    mode) is seen when the path names another file: the rest of this one is read to its end and
+    the tail ends; the new file is then found by the scan and read from its start. Truncation in
+    place (copytruncate) is seen when the file shrinks: reading restarts at 0.
+    """
+
+    def __init__(self, path: str, fmt: LineFormat, encoding: str | None) -> None:
+        self.path, self.fmt = path, fmt
+        self.handle = open(path, "rb")  # noqa: SIM115 - held open across polls on purpose
+        stat = os.fstat(self.handle.fileno())
+        self.identity = (stat.st_dev, stat.st_ino)
+        self.offset = self._restore()
+        if stat.st_size < self.offset:  # the file the state was about was replaced or truncated
+            self.offset = 0
+        self.last_size = self.offset
+        self.generation = 0
+        self.pending: deque[list] = deque()  # [generation, end offset, delivered] in reading order
+        self.assembler = Assembler(fmt)
+        self.encoding = encoding
+        self.ended = False
+
+    def _restore(self) -> int:
         try:
-            size = os.path.getsize(self.path)
-            if size < self.offset:  # rotated or truncated
-                self.offset = 0
-            with open(self.path, "rb") as handle:
-                handle.seek(self.offset)
-                data = handle.read()
-        except PermissionError as exc:
-            if not self.denied:
-                _log(f"E! cannot read {self.path}: {exc}")
-            self.denied = True
-            return []
+            return int(_state_path(self.path).read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return 0  # from_beginning: a file without state is read from its start
+
+    def _save(self, offset: int) -> None:
+        if not self.ended:
+            _state_path(self.path).write_text(f"{offset}\n{self.path}\n")
+
+    def _replaced(self) -> bool:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return True
         except OSError:
-            return []
-        self.denied = False
-        end = data.rfind(b"\n")
-        if end < 0:
-            return []
-        self.offset += end + 1
-        self.state.write_text(str(self.offset))
-        return [line for line in data[: end + 1].decode(errors="replace").splitlines() if line]
+            return False
+        return (stat.st_dev, stat.st_ino) != self.identity
+
+    def _decode(self, raw: bytes) -> str:
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        return raw.decode(self.encoding or "utf-8", errors="replace")
+
+    def _lines(self) -> list[tuple[str, int]]:
+        """Complete lines from the current offset; a partial last line waits for its newline."""
+        self.handle.seek(self.offset)
+        data = self.handle.read(READ_CHUNK)
+        lines: list[tuple[str, int]] = []
+        at = 0
+        while True:
+            newline = data.find(b"\n", at)
+            if newline < 0:
+                break
+            raw = data[at:newline]
+            for start in range(0, max(len(raw), 1), MAX_EVENT_BYTES):
+                lines.append((self._decode(raw[start : start + MAX_EVENT_BYTES]), self.offset + newline + 1))
+            at = newline + 1
+        self.offset += at
+        return lines
+
+    def read(self) -> tuple[list[tuple[str, int]], bool]:
+        """New lines, and whether this tail has ended (its file was renamed away or deleted)."""
+        if self._replaced():
+            lines = self._lines()  # the rest of the old file; an unfinished last line is lost
+            self.ended = True
+            _state_path(self.path).unlink(missing_ok=True)
+            self.handle.close()
+            return lines, True
+        size = os.fstat(self.handle.fileno()).st_size
+        if size < self.last_size:
+            _log(f"I! {self.path} was truncated, reading it again from the start")
+            self.offset, self.generation = 0, self.generation + 1
+            self._save(0)
+        self.last_size = size
+        return self._lines(), False
+
+    def track(self, end: int) -> list:
+        record = [self.generation, end, False]
+        self.pending.append(record)
+        return record
+
+    def delivered(self, record: list) -> None:
+        """The event is in CloudWatch (or was dropped for good): move the saved offset past it."""
+        record[2] = True
+        offset = None
+        while self.pending and self.pending[0][2]:
+            generation, end, _ = self.pending.popleft()
+            if generation == self.generation:
+                offset = end
+        if offset is not None:
+            self._save(offset)
+
+
+# --------------------------------------------------------------------------------------------
+# Sending: plugins/outputs/cloudwatchlogs/internal/pusher (queue.go, batch.go, sender.go,
+# retry.go, target.go, convert.go).
+
+BATCH_EVENTS = 10000
+BATCH_BYTES = 1024 * 1024
+EVENT_OVERHEAD = 200
+BATCH_SPAN_MS = 24 * 3600 * 1000
+MAX_RETRY_SECONDS = 14 * 24 * 3600 + 600
+BACKLOG_EVENTS = 2 * BATCH_EVENTS  # past this a target's files are not read (the tailer blocks)
+UNRETRYABLE = ("InvalidParameterException", "DataAlreadyAcceptedException")
+NETWORK_ERRORS = (OSError, urllib.error.URLError, http.client.HTTPException)
+LONG_WAIT_CODES = ("ServiceUnavailableException", "ThrottlingException", "RequestTimeout")
+
+
+class AwsError(Exception):
+    """An error answer of the service: its code (``__type``), HTTP status and message."""
+
+    def __init__(self, code: str, status: int, message: str) -> None:
+        super().__init__(f"{code} ({status}): {message}")
+        self.code, self.status = code, status
+
+
+def retry_wait(error: Exception, short: int, long: int) -> tuple[float, bool]:
+    """(seconds to wait, whether the long strategy applies) after a failed PutLogEvents (retry.go)."""
+    is_long = not isinstance(error, AwsError) or error.code in LONG_WAIT_CODES or error.status in (500, 503)
+    base, backoffs, count = (2.0, 2, long) if is_long else (0.2, 5, short)
+    ceiling = base * (1 << count) if count < backoffs else 60.0
+    return random.uniform(ceiling / 2, ceiling), is_long
+
+
+CALL_ERRORS = (AwsError, *NETWORK_ERRORS)
+
+
+class Event:
+    def __init__(self, message: str, timestamp: int, done: Any) -> None:
+        self.message, self.timestamp, self.done = message, timestamp, done
+        self.size = len(message.encode()) + EVENT_OVERHEAD
+
+
+class Batch:
+    def __init__(self, now: float) -> None:
+        self.events: list[Event] = []
+        self.size = 0
+        self.opened = now
+        self.closed = False
+
+    def fits(self, event: Event) -> bool:
+        if not self.events:
+            return True
+        stamps = [e.timestamp for e in self.events]
+        span = max(max(stamps), event.timestamp) - min(min(stamps), event.timestamp)
+        room = len(self.events) < BATCH_EVENTS and self.size + event.size <= BATCH_BYTES
+        return room and span <= BATCH_SPAN_MS
+
+
+class Target:
+    """One log group/stream: its batches, the one being sent, and its retry schedule."""
+
+    def __init__(self, client: Any, entry: dict, flush: float) -> None:
+        self.client = client
+        self.group = entry.get("log_group_name") or os.path.splitext(entry["file_path"])[0]
+        self.stream = stream_name(entry.get("log_stream_name") or "{instance_id}")
+        self.klass = entry.get("log_group_class", "")
+        self.retention, self.flush_seconds = int(entry.get("retention_in_days", -1)), flush
+        self.batches: list[Batch] = []
+        self.last_valid: int | None = None
+        self.last_sent = 0.0
+        self.retry_at = 0.0
+        self.first_try = 0.0
+        self.short = self.long = 0
+
+    def backlog(self) -> int:
+        return sum(len(b.events) for b in self.batches)
+
+    def add(self, message: str, timestamp: int | None, done: Any, now: float) -> None:
+        """Queue an event; without a time of its own it takes the last one seen, else now (convert.go)."""
+        if timestamp is None:
+            timestamp = self.last_valid if self.last_valid is not None else int(now * 1000)
+        else:
+            self.last_valid = timestamp
+        event = Event(message, timestamp, done)
+        if not self.batches or self.batches[-1].closed or not self.batches[-1].fits(event):
+            if self.batches:
+                self.batches[-1].closed = True
+            self.batches.append(Batch(now))
+        batch = self.batches[-1]
+        batch.events.append(event)
+        batch.size += event.size
+
+    def _due(self, now: float) -> bool:
+        batch = self.batches[0]
+        if self.first_try:  # being retried
+            return now >= self.retry_at
+        if batch.closed:
+            return True
+        return now - batch.opened >= self.flush_seconds and now - self.last_sent >= self.flush_seconds
+
+    def pump(self, now: float) -> None:
+        """Send the oldest batch when it is due; keep it (and everything after it) on failure."""
+        if not self.batches or not self._due(now):
+            return
+        batch = self.batches[0]
+        batch.closed = True
+        if not self.first_try:
+            self.first_try = now
+        events = sorted(batch.events, key=lambda e: e.timestamp)
+        payload = {
+            "logGroupName": self.group,
+            "logStreamName": self.stream,
+            "logEvents": [{"timestamp": e.timestamp, "message": e.message} for e in events],
+        }
+        try:
+            self.client.call("PutLogEvents", payload)
+        except AwsError as exc:
+            if exc.code in UNRETRYABLE:
+                _log(f"E! {self.group}/{self.stream}: {exc}, will not retry the request")
+                self._finish(now, sent=False)
+                return
+            if exc.code == "ResourceNotFoundException":
+                self.init_target()
+            self._schedule(exc, now)
+            return
+        except NETWORK_ERRORS as exc:
+            self._schedule(exc, now)
+            return
+        self._finish(now, sent=True)
+
+    def _schedule(self, error: Exception, now: float) -> None:
+        wait, is_long = retry_wait(error, self.short, self.long)
+        if is_long:
+            self.long += 1
+        else:
+            self.short += 1
+        if now - self.first_try + wait > MAX_RETRY_SECONDS:
+            _log(f"E! All retries to {self.group}/{self.stream} failed for PutLogEvents, request dropped.")
+            self._finish(now, sent=False)
+            return
+        retries = self.short + self.long
+        _log(
+            f"W! PutLogEvents to {self.group}/{self.stream} failed ({error}); retry {retries} in {wait:.1f}s"
+        )
+        self.retry_at = now + wait
+
+    def _finish(self, now: float, sent: bool) -> None:
+        batch = self.batches.pop(0)
+        for event in batch.events:
+            event.done()
+        if sent:
+            self.last_sent = now
+        self.first_try = self.retry_at = 0.0
+        self.short = self.long = 0
+
+    def _create(self, operation: str, payload: dict) -> bool:
+        """True when the resource exists afterwards; raises the error otherwise."""
+        try:
+            self.client.call(operation, payload)
+        except AwsError as exc:
+            if exc.code != "ResourceAlreadyExistsException":
+                raise
+        return True
+
+    def init_target(self) -> None:
+        """Create the stream, and the group first when it is missing (target.go); errors are logged."""
+        stream = {"logGroupName": self.group, "logStreamName": self.stream}
+        try:
+            try:
+                self._create("CreateLogStream", stream)
+                return
+            except AwsError as exc:
+                if exc.code != "ResourceNotFoundException":
+                    raise
+            group = {"logGroupName": self.group}
+            if self.klass:
+                group["logGroupClass"] = self.klass
+            self._create("CreateLogGroup", group)
+            _log(f"I! created log group {self.group}")
+            self._create("CreateLogStream", stream)
+            if self.retention > 0:
+                self._put_retention()
+        except CALL_ERRORS as exc:
+            _log(f"E! Unable to create log stream {self.group}/{self.stream}: {exc}")
+
+    def _put_retention(self) -> None:
+        self.client.call(
+            "PutRetentionPolicy", {"logGroupName": self.group, "retentionInDays": self.retention}
+        )
+
+    def check_retention(self) -> None:
+        """At start, set retention_in_days on an existing group whose retention differs (target.go)."""
+        if self.retention <= 0:
+            return
+        try:
+            answer = self.client.call("DescribeLogGroups", {"logGroupNamePrefix": self.group})
+            current = [
+                g.get("retentionInDays")
+                for g in answer.get("logGroups", [])
+                if g["logGroupName"] == self.group
+            ]
+            if current and current[0] != self.retention:
+                self._put_retention()
+        except CALL_ERRORS as exc:
+            _log(f"E! failed to describe log group retention for {self.group}: {exc}")
+
+
+class Agent:
+    """The logs pipeline: files -> events -> batches -> PutLogEvents. ``step()`` is one poll."""
+
+    def __init__(self, config: dict, client: Any, clock: Any = time.time) -> None:
+        self.client, self.clock = client, clock
+        self.entries = [
+            (entry, LineFormat(entry)) for entry in config["logs"]["logs_collected"]["files"]["collect_list"]
+        ]
+        self.flush_seconds = float(config["logs"].get("force_flush_interval") or 5)
+        self.tails: dict[tuple[int, str], FileTail] = {}
+        self.targets: dict[tuple[int, str], Target] = {}
+        self.denied: set[str] = set()
+        self.next_scan = 0.0
+
+    def target_of(self, index: int) -> Target:
+        """The target of an entry; entries naming the same group and stream share it (one pusher)."""
+        if index not in self.targets:
+            target = Target(self.client, self.entries[index][0], self.flush_seconds)
+            same = [t for t in self.targets.values() if (t.group, t.stream) == (target.group, target.stream)]
+            if same:
+                target = same[0]
+            else:
+                target.check_retention()
+            self.targets[index] = target
+        return self.targets[index]
+
+    def newest_match(self, pattern: str) -> str | None:
+        """The file a file_path names: the most recently modified match of the glob (logfile.go)."""
+        newest: tuple[float, str] | None = None
+        for path in glob.glob(pattern):
+            if path.endswith(COMPRESSED) or path.startswith(str(STATE)) or os.path.isdir(path):
+                continue
+            with contextlib.suppress(OSError):
+                mtime = os.stat(path).st_mtime
+                if newest is None or mtime > newest[0]:
+                    newest = (mtime, path)
+        return newest[1] if newest else None
+
+    def scan(self) -> None:
+        for index, (entry, fmt) in enumerate(self.entries):
+            path = self.newest_match(entry["file_path"])
+            if path is None or (index, path) in self.tails:
+                continue
+            try:
+                self.tails[(index, path)] = FileTail(path, fmt, entry.get("encoding"))
+                self.denied.discard(path)
+            except PermissionError as exc:
+                if path not in self.denied:
+                    _log(f"E! cannot read {path}: {exc}")
+                self.denied.add(path)
+                continue
+            except OSError:
+                continue
+            self.target_of(index)
+
+    def publish(self, index: int, tail: FileTail, message: str, end: int, now: float) -> None:
+        record = tail.track(end)
+        if not tail.fmt.publishes(message):
+            tail.delivered(record)
+            return
+        timestamp = tail.fmt.timestamp(message, now)
+        if timestamp is not None and not -MAX_AHEAD_MS <= now * 1000 - timestamp <= MAX_AGE_MS:
+            _log(f"E! The log entry in {tail.path} with timestamp {timestamp} is out of the accepted range.")
+            tail.delivered(record)
+            return
+        self.target_of(index).add(message, timestamp, lambda: tail.delivered(record), now)
+
+    def poll(self, key: tuple[int, str], tail: FileTail, now: float) -> None:
+        index = key[0]
+        if self.target_of(index).backlog() >= BACKLOG_EVENTS:
+            return
+        try:
+            lines, ended = tail.read()
+        except OSError as exc:
+            _log(f"E! cannot read {tail.path}: {exc}")
+            return
+        for text, end in lines:
+            for message, offset in tail.assembler.add(text, end, now):
+                self.publish(index, tail, message, offset, now)
+        pending = tail.assembler.flush() if ended else tail.assembler.due(now)
+        for message, offset in pending:
+            self.publish(index, tail, message, offset, now)
+        if ended:
+            _log(f"I! {tail.path} was moved or deleted; read to its end")
+            del self.tails[key]
+
+    def step(self) -> None:
+        now = self.clock()
+        for key, tail in list(self.tails.items()):
+            self.poll(key, tail, now)
+        if now >= self.next_scan:
+            self.next_scan = now + SCAN_SECONDS
+            self.scan()
+        for target in {id(t): t for t in self.targets.values()}.values():
+            target.pump(now)
 
 
 def drop_privileges(user: str) -> None:
@@ -535,40 +1253,14 @@ def daemon_main() -> int:
     if endpoint and not endpoint.startswith("http"):
         endpoint = "https://" + endpoint
     endpoint = endpoint or f"https://logs.{region}.amazonaws.com"
-    client = LogsClient(endpoint, region, load_credentials())
-    entries = config["logs"]["logs_collected"]["files"]["collect_list"]
-    stop = []
+    agent = Agent(config, LogsClient(endpoint, region, load_credentials()))
+    stop: list[bool] = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-    tails: dict[str, Tail] = {}
-    ready: set[tuple[str, str]] = set()
-    _log(f"I! started, {len(entries)} files, endpoint {endpoint}")
+    _log(f"I! started, {len(agent.entries)} files, endpoint {endpoint}")
+    # Events read but not yet delivered are not in the state files: the next start reads them again.
     while not stop:
-        for entry in entries:
-            for path in sorted(glob.glob(entry["file_path"])):
-                tail = tails.setdefault(path, Tail(path))
-                lines = tail.read()
-                if not lines:
-                    continue
-                group = entry.get("log_group_name") or path
-                stream = stream_name(entry.get("log_stream_name") or "{instance_id}")
-                try:
-                    if (group, stream) not in ready:
-                        client.ensure("CreateLogGroup", {"logGroupName": group})
-                        if entry.get("retention_in_days", -1) > 0:
-                            client.call(
-                                "PutRetentionPolicy",
-                                {"logGroupName": group, "retentionInDays": entry["retention_in_days"]},
-                            )
-                        client.ensure("CreateLogStream", {"logGroupName": group, "logStreamName": stream})
-                        ready.add((group, stream))
-                    now = int(time.time() * 1000)
-                    events = [{"timestamp": now, "message": line} for line in lines]
-                    client.call(
-                        "PutLogEvents", {"logGroupName": group, "logStreamName": stream, "logEvents": events}
-                    )
-                except (OSError, urllib.error.URLError) as exc:
-                    _log(f"E! {group}: {exc}")
-        time.sleep(1)
+        agent.step()
+        time.sleep(POLL_SECONDS)
     _log("I! stopped")
     return 0
 

@@ -1,16 +1,27 @@
 """Unit tests of the CloudWatch agent stand-in used by the Linux Molecule scenario.
 
 The stand-in is test infrastructure, but the scenario's claims rest on it rejecting what the real
-translator rejects, keeping the running config on rejection, and signing requests correctly.
+translator rejects, keeping the running config on rejection, signing requests correctly, and
+shipping events the way the real agent does. The expected values below are the real agent's
+documented rules and its own unit tests' cases (github aws/amazon-cloudwatch-agent:
+internal/util/timestamp/timestamp_test.go, plugins/inputs/logfile/fileconfig_test.go,
+tailersrc.go, tail/tail.go, plugins/outputs/cloudwatchlogs/internal/pusher/sender.go, retry.go,
+target.go). The pipeline runs on a fake clock; AWS is either a fake with an on/off switch or the
+embedded moto behind the fault proxy.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import importlib.util
 import json
+import os
+import shutil
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,14 +142,428 @@ def test_sigv4_matches_botocore(agent, monkeypatch: pytest.MonkeyPatch) -> None:
     assert ours["authorization"] == request.headers["Authorization"]
 
 
-def test_tail_resumes_and_handles_rotation(agent, tmp_path: Path) -> None:
-    agent.STATE.mkdir(parents=True)
+def test_fragment_with_or_without_retention_is_accepted(agent, tmp_path: Path) -> None:
+    """The agent's schema makes retention_in_days optional; fragments without it translate."""
+    without = {k: v for k, v in entry().items() if k != "retention_in_days"}
+    src = write(tmp_path, "mine.json", fragment(without, entry("/var/log/auth.log", "/g/auth")))
+    assert agent.ctl_main(["-a", "append-config", "-c", f"file:{src}"]) == 0
+
+
+def test_invalid_timestamp_format_is_rejected(agent, tmp_path: Path) -> None:
+    src = write(tmp_path, "mine.json", fragment(entry(timestamp_format="%Y\\")))
+    assert agent.ctl_main(["-a", "append-config", "-c", f"file:{src}"]) == 1
+    assert "Timestamp format %Y\\ is invalid" in agent.VALIDATION_LOG.read_text()
+
+
+# --- event times ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "regex"),
+    [  # timestamp_test.go's expectations (without its named group)
+        ("%Y-%m-%d %H:%M:%S", r"(\d{4}-\s{0,1}\d{1,2}-\s{0,1}\d{1,2} \d{2}:\d{2}:\d{2})"),
+        ("%Y-%m-%d %H:%M:%S.%f", r"(\d{4}-\s{0,1}\d{1,2}-\s{0,1}\d{1,2} \d{2}:\d{2}:\d{2}\.(\d{1,9}))"),
+        ("%b %d %H:%M:%S", r"(\w{3} \s{0,1}\d{1,2} \d{2}:\d{2}:\d{2})"),
+        ("%Y-%m-%d %I:%M:%S %p", r"(\d{4}-\s{0,1}\d{1,2}-\s{0,1}\d{1,2} \d{2}:\d{2}:\d{2} \w{2})"),
+        ("%-m/%-d/%Y %H:%M:%S", r"(\d{1,2}/\s{0,1}\d{1,2}/\d{4} \d{2}:\d{2}:\d{2})"),
+        ("%Y.%m.%d", r"(\d{4}\.\s{0,1}\d{1,2}\.\s{0,1}\d{1,2})"),
+        ("%d/%b/%Y:%H:%M:%S %z", r"(\d{1,2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})"),
+    ],
+)
+def test_timestamp_regex_is_the_agents(agent, fmt: str, regex: str) -> None:
+    assert agent.timestamp_regex(fmt) == regex
+
+
+def stamp(agent: Any, fmt: str, line: str, now: float = 0.0, **entry_keys: str) -> int | None:
+    return agent.LineFormat({"file_path": "/x", "timestamp_format": fmt, **entry_keys}).timestamp(
+        line, now or time.time()
+    )
+
+
+def utc_ms(*parts: int) -> int:
+    return calendar.timegm((*parts[:6], 0, 0, 0)) * 1000 + (parts[6] if len(parts) > 6 else 0)
+
+
+def test_timestamp_fraction_and_zone_name(agent) -> None:
+    """fileconfig_test.go TestTimestampParserWithFracSeconds: %f keeps milliseconds; the first stamp wins."""
+    fmt = "%d %b %Y %H:%M:%S,%f %Z"
+    line = "19 Jun 2017 14:25:18,234088 UTC [INFO] first\n19 Jun 2017 14:25:19,123456 UTC [INFO] second"
+    assert stamp(agent, fmt, line, timezone="UTC") == 1497882318234
+
+
+@pytest.mark.parametrize("day", ["Sep 9", "Sep  9", "Sep 09", "Sep  09"])
+def test_timestamp_day_padding_and_this_year(agent, day: str) -> None:
+    """TestTimestampParserDefault: %d takes "9", " 9", "09"; a stamp without a year is this year's."""
+    now = utc_ms(2026, 11, 28, 5, 0, 0) / 1000
+    assert stamp(agent, "%b %d %H:%M:%S", f"{day} 02:00:43  ip-10-4-213-132", now, timezone="UTC") == utc_ms(
+        2026, 9, 9, 2, 0, 43
+    )
+
+
+def test_timestamp_without_year_more_than_a_month_ahead_is_last_year(agent) -> None:
+    now = utc_ms(2026, 1, 2, 0, 0, 0) / 1000
+    assert stamp(agent, "%b %d %H:%M:%S", "Dec 31 23:59:59 host sshd", now, timezone="UTC") == utc_ms(
+        2025, 12, 31, 23, 59, 59
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "line", "expected"),
+    [
+        # apache error.log: %f has six digits, the agent keeps three
+        (
+            "%a %b %d %H:%M:%S.%f %Y",
+            "[Wed Oct 11 14:32:52.123456 2000] [core:error] x",
+            utc_ms(2000, 10, 11, 14, 32, 52, 123),
+        ),
+        # one digit of fraction is padded: .5 is 500 ms
+        ("%Y-%m-%dT%H:%M:%S.%f", "2024-01-15T10:00:00.5+01:00 host x", utc_ms(2024, 1, 15, 10, 0, 0, 500)),
+        # the combined log format: the offset in the line wins over the timezone setting
+        (
+            "%d/%b/%Y:%H:%M:%S %z",
+            '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1"',
+            utc_ms(2000, 10, 10, 20, 55, 36),
+        ),
+        (
+            "%Y/%m/%d %H:%M:%S",
+            "2024/01/15 10:00:00 [error] 1234#1234: *1 open()",
+            utc_ms(2024, 1, 15, 10, 0, 0),
+        ),
+        ("%Y-%m-%d %I:%M:%S %p", "2024-01-15 01:02:03 PM x", utc_ms(2024, 1, 15, 13, 2, 3)),
+        ("%Y-%m-%d %I:%M:%S %p", "2024-01-15 12:02:03 AM x", utc_ms(2024, 1, 15, 0, 2, 3)),
+        ("%-m/%-d/%y %H:%M:%S", "1/5/24 07:10:06 x", utc_ms(2024, 1, 5, 7, 10, 6)),
+        # %B's regex is \w{7}: only seven-letter month names match (the agent's table, kept)
+        ("%B %d %Y", "October 5 2024", utc_ms(2024, 10, 5, 0, 0, 0)),
+        ("%B %d %Y", "May 5 2024", None),
+        ("%Y-%m-%d", "2024-02-30", None),  # Go refuses a day out of range
+        ("%Y-%m-%d %H:%M:%S", "no time stamp here", None),
+    ],
+)
+def test_timestamp_formats(agent, fmt: str, line: str, expected: int | None) -> None:
+    assert stamp(agent, fmt, line, timezone="UTC") == expected
+
+
+@pytest.fixture
+def berlin(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_timezone_local_and_utc(agent, berlin) -> None:
+    """timezone Local (the default) reads an offset-less stamp in the host's zone; UTC in UTC."""
+    line = "2024-01-15T10:00:00.123456+01:00 host sshd[1]: x"
+    fmt = "%Y-%m-%dT%H:%M:%S.%f"
+    assert stamp(agent, fmt, line) == utc_ms(2024, 1, 15, 9, 0, 0, 123)
+    assert stamp(agent, fmt, line, timezone="Local") == utc_ms(2024, 1, 15, 9, 0, 0, 123)
+    assert stamp(agent, fmt, line, timezone="UTC") == utc_ms(2024, 1, 15, 10, 0, 0, 123)
+    # a zone name the local zone uses means its offset (Go's ParseInLocation)
+    assert stamp(agent, "%Y-%m-%d %H:%M:%S %Z", "2024-01-15 10:00:00 CET") == utc_ms(2024, 1, 15, 9, 0, 0)
+
+
+# --- multi-line events ---------------------------------------------------------------------------
+
+NGINX = {
+    "file_path": "/x",
+    "timestamp_format": "%Y/%m/%d %H:%M:%S",
+    "multi_line_start_pattern": "{timestamp_format}",
+}
+APACHE = {
+    "file_path": "/x",
+    "timestamp_format": "%a %b %d %H:%M:%S.%f %Y",
+    "multi_line_start_pattern": r"^\[\w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2}",
+}
+APACHE_ERROR = [
+    "[Sat Nov 28 04:00:00.123456 2026] [php:error] [pid 7] PHP Fatal error:  Uncaught Exception: boom",
+    "Stack trace:",
+    "#0 {main}",
+]
+
+
+def assemble(agent: Any, entry: dict, lines: list[str], at: float = 0.0) -> tuple[Any, list[str]]:
+    assembler = agent.Assembler(agent.LineFormat(entry))
+    out: list[str] = []
+    for number, line in enumerate(lines):
+        out += [message for message, _ in assembler.add(line, number + 1, at)]
+    return assembler, out
+
+
+def test_multiline_apache_error_is_one_event_published_after_five_seconds(agent) -> None:
+    assembler, out = assemble(agent, APACHE, APACHE_ERROR)
+    assert out == []  # the last event waits for the next start or the flush timer
+    assert assembler.due(4.9) == []
+    assert assembler.due(5.0) == [("\n".join(APACHE_ERROR), 3)]
+
+
+def test_multiline_timestamp_format_pattern(agent) -> None:
+    lines = ["2024/01/15 10:00:00 [error] a", "  continued", "not a stamp", "2024/01/15 10:00:01 [error] b"]
+    assembler, out = assemble(agent, NGINX, lines)
+    assert out == ["2024/01/15 10:00:00 [error] a\n  continued\nnot a stamp"]
+    assert assembler.flush() == [("2024/01/15 10:00:01 [error] b", 4)]
+
+
+def test_multiline_default_pattern_joins_indented_lines(agent) -> None:
+    """Without multi_line_start_pattern the agent uses ^[\\S]: indented lines continue the event."""
+    _, out = assemble(
+        agent, {"file_path": "/x"}, ["Exception in main", "    at a.b(c.java:1)", "next", "last"]
+    )
+    assert out == ["Exception in main\n    at a.b(c.java:1)", "next"]
+
+
+def test_multiline_timestamp_pattern_without_format_starts_nothing(agent) -> None:
+    assembler, out = assemble(
+        agent, {"file_path": "/x", "multi_line_start_pattern": "{timestamp_format}"}, ["a", "b"]
+    )
+    assert out == []
+    assert assembler.flush() == [("a\nb", 2)]
+
+
+# --- the pipeline: files -> PutLogEvents -----------------------------------------------------------
+
+
+class FakeLogs:
+    """CloudWatch Logs as the agent sees it: groups, streams, an outage switch, a call log."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+        self.groups: dict[str, dict] = {}
+        self.down = False
+        self.calls: list[str] = []
+
+    def events(self, group: str) -> list[dict]:
+        return [e for stream in self.groups.get(group, {}).get("streams", {}).values() for e in stream]
+
+    def messages(self, group: str) -> list[str]:
+        return [e["message"] for e in self.events(group)]
+
+    def call(self, operation: str, payload: dict) -> dict:
+        self.calls.append(operation)
+        if self.down:
+            raise ConnectionRefusedError(111, "Connection refused")
+        name = payload.get("logGroupName", "")
+        group = self.groups.get(name)
+        if operation == "CreateLogGroup":
+            if group is not None:
+                raise self.agent.AwsError("ResourceAlreadyExistsException", 400, "exists")
+            self.groups[name] = {"streams": {}, "retention": None}
+            return {}
+        if operation == "DescribeLogGroups":
+            return {
+                "logGroups": [
+                    {"logGroupName": n, "retentionInDays": g["retention"]} for n, g in self.groups.items()
+                ]
+            }
+        if group is None:
+            raise self.agent.AwsError(
+                "ResourceNotFoundException", 400, "The specified log group does not exist."
+            )
+        if operation == "PutRetentionPolicy":
+            group["retention"] = payload["retentionInDays"]
+        elif operation == "CreateLogStream":
+            group["streams"].setdefault(payload["logStreamName"], [])
+        elif operation == "PutLogEvents":
+            if payload["logStreamName"] not in group["streams"]:
+                raise self.agent.AwsError(
+                    "ResourceNotFoundException", 400, "The specified log stream does not exist."
+                )
+            group["streams"][payload["logStreamName"]] += payload["logEvents"]
+        return {}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def pipeline(agent: Any, client: Any, *entries: dict, flush: int = 5) -> tuple[Any, Clock]:
+    agent.STATE.mkdir(parents=True, exist_ok=True)
+    agent.LOGS.mkdir(parents=True, exist_ok=True)
+    clock = Clock()
+    config = {
+        "logs": {"force_flush_interval": flush, "logs_collected": {"files": {"collect_list": list(entries)}}}
+    }
+    return agent.Agent(config, client, clock), clock
+
+
+def run(pipe: Any, clock: Clock, seconds: float) -> None:
+    for _ in range(int(seconds / 0.25)):
+        pipe.step()
+        clock.now += 0.25
+
+
+def append(path: Path, *lines: str) -> None:
+    with path.open("a") as handle:
+        handle.writelines(f"{line}\n" for line in lines)
+
+
+def saved_offset(agent: Any, path: Path) -> int:
+    state = agent.STATE / "".join(c if c.isalnum() else "_" for c in str(path))
+    return int(state.read_text().split()[0]) if state.exists() else 0
+
+
+@pytest.fixture
+def fake(agent) -> FakeLogs:
+    return FakeLogs(agent)
+
+
+def test_rotation_create_mode_loses_and_repeats_nothing(agent, fake: FakeLogs, tmp_path: Path) -> None:
     log = tmp_path / "access.log"
-    log.write_text("one\ntwo\npart")
-    tail = agent.Tail(str(log))
-    assert tail.read() == ["one", "two"]
-    with log.open("a") as handle:
-        handle.write("ial\n")
-    assert agent.Tail(str(log)).read() == ["partial"]  # a new Tail resumes from the saved offset
-    log.write_text("new\n")  # truncated by rotation
-    assert tail.read() == ["new"]
+    log.write_text("")
+    pipe, clock = pipeline(agent, fake, {"file_path": str(log), "log_group_name": "/g"})
+    run(pipe, clock, 1)
+    append(log, "a1", "a2")
+    log.rename(tmp_path / "access.log.1")  # logrotate create: rename, then a new file at the path
+    append(tmp_path / "access.log.1", "a3")  # the daemon writes to its open file until reloaded
+    log.write_text("")
+    append(log, "b1", "b2")
+    run(pipe, clock, 15)
+    assert fake.messages("/g") == ["a1", "a2", "a3", "b1", "b2"]
+    assert saved_offset(agent, log) == log.stat().st_size
+
+
+def test_rotation_copytruncate_loses_and_repeats_nothing(agent, fake: FakeLogs, tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    append(log, *(f"before {n}" for n in range(10)))
+    pipe, clock = pipeline(agent, fake, {"file_path": str(log), "log_group_name": "/g"})
+    run(pipe, clock, 12)
+    assert len(fake.messages("/g")) == 10
+    shutil.copy(log, tmp_path / "app.log.1")  # logrotate copytruncate: copy, then truncate in place
+    os.truncate(log, 0)
+    run(pipe, clock, 0.5)
+    append(log, "after 1", "after 2")
+    run(pipe, clock, 12)
+    assert fake.messages("/g") == [f"before {n}" for n in range(10)] + ["after 1", "after 2"]
+    assert saved_offset(agent, log) == log.stat().st_size
+
+
+def test_new_files_are_read_from_the_start_and_restarts_resume(agent, fake: FakeLogs, tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    append(log, "one", "two")
+    pipe, clock = pipeline(agent, fake, {"file_path": str(log), "log_group_name": "/g"})
+    run(pipe, clock, 12)
+    append(log, "three")
+    run(pipe, clock, 1)  # read, not yet sent: the state file still points before it
+    assert fake.messages("/g") == ["one", "two"]
+    restarted, clock2 = pipeline(agent, fake, {"file_path": str(log), "log_group_name": "/g"})
+    run(restarted, clock2, 12)
+    assert fake.messages("/g") == ["one", "two", "three"]
+
+
+def test_outage_buffers_and_delivers_after_it(agent, fake: FakeLogs, tmp_path: Path) -> None:
+    """Lines written while the endpoint is unreachable arrive once it is back; the state waits for them."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    pipe, clock = pipeline(agent, fake, {"file_path": str(log), "log_group_name": "/g"})
+    run(pipe, clock, 1)
+    fake.down = True
+    append(log, "during 1", "during 2")
+    run(pipe, clock, 30)
+    assert fake.calls.count("PutLogEvents") >= 3  # retried
+    assert saved_offset(agent, log) == 0  # nothing delivered, nothing marked read
+    fake.down = False
+    run(pipe, clock, 65)  # the longest retry wait is one minute
+    assert fake.messages("/g") == ["during 1", "during 2"]
+    assert saved_offset(agent, log) == log.stat().st_size
+
+
+def test_retry_waits_follow_the_agent(agent) -> None:
+    """retry.go: refused connections wait 1-2 s, 2-4 s, then 30-60 s; other errors 0.1-0.2 s doubling."""
+    refused = ConnectionRefusedError(111, "refused")
+    assert [agent.retry_wait(refused, 0, n)[1] for n in range(3)] == [True] * 3
+    for count, (low, high) in enumerate([(1, 2), (2, 4), (30, 60), (30, 60)]):
+        assert low <= agent.retry_wait(refused, 0, count)[0] <= high
+    other = agent.AwsError("AccessDeniedException", 400, "no")
+    assert 0.1 <= agent.retry_wait(other, 0, 0)[0] <= 0.2
+    assert 1.6 <= agent.retry_wait(other, 4, 0)[0] <= 3.2
+    assert 30 <= agent.retry_wait(other, 5, 0)[0] <= 60
+    assert agent.retry_wait(agent.AwsError("ServiceUnavailableException", 503, "x"), 0, 0)[1]
+
+
+def test_event_time_falls_back_to_last_valid_then_now(agent, fake: FakeLogs, tmp_path: Path) -> None:
+    log = tmp_path / "nginx.log"
+    append(log, "no stamp yet", "2026/11/28 03:00:00 [error] stamped", "2026/11/28 03:00:01 x", "  continued")
+    entry = {
+        **NGINX,
+        "file_path": str(log),
+        "log_group_name": "/g",
+        "multi_line_start_pattern": r"^\S",
+        "timezone": "UTC",
+    }
+    pipe, clock = pipeline(agent, fake, entry)
+    clock.now = utc_ms(2026, 11, 28, 4, 0, 0) / 1000
+    run(pipe, clock, 12)
+    times = {e["message"]: e["timestamp"] for e in fake.events("/g")}
+    read_time = times.pop("no stamp yet")  # the time it was read: nothing valid came before it
+    assert utc_ms(2026, 11, 28, 4, 0, 0) <= read_time <= utc_ms(2026, 11, 28, 4, 0, 1)
+    assert times == {
+        "2026/11/28 03:00:00 [error] stamped": utc_ms(2026, 11, 28, 3, 0, 0),
+        "2026/11/28 03:00:01 x\n  continued": utc_ms(2026, 11, 28, 3, 0, 1),
+    }
+    # sent in time order, as PutLogEvents requires
+    assert [e["timestamp"] for e in fake.events("/g")] == sorted([read_time, *times.values()])
+
+
+def test_too_old_events_are_dropped_and_filters_apply(agent, fake: FakeLogs, tmp_path: Path) -> None:
+    log = tmp_path / "nginx.log"
+    append(log, "2020/01/01 00:00:00 ancient", "2026/11/28 03:00:00 keep me", "2026/11/28 03:00:01 drop me")
+    entry = {**NGINX, "file_path": str(log), "log_group_name": "/g", "timezone": "UTC"}
+    entry["filters"] = [{"type": "exclude", "expression": "drop"}]
+    pipe, clock = pipeline(agent, fake, entry)
+    clock.now = utc_ms(2026, 11, 28, 4, 0, 0) / 1000
+    run(pipe, clock, 12)
+    assert fake.messages("/g") == ["2026/11/28 03:00:00 keep me"]
+    assert saved_offset(agent, log) == log.stat().st_size
+
+
+def test_deleted_group_is_recreated(agent, fake: FakeLogs, tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    append(log, "first")
+    entry = {
+        "file_path": str(log),
+        "log_group_name": "/g",
+        "retention_in_days": 30,
+        "log_group_class": "STANDARD",
+    }
+    pipe, clock = pipeline(agent, fake, entry)
+    run(pipe, clock, 12)
+    assert fake.messages("/g") == ["first"]
+    del fake.groups["/g"]
+    append(log, "second")
+    run(pipe, clock, 12)
+    assert fake.messages("/g") == ["second"]
+    assert fake.groups["/g"]["retention"] == 30
+
+
+def test_moto_outage_and_group_recreation(agent, faulty_aws: Any, tmp_path: Path) -> None:
+    """Against the embedded AWS: the endpoint dies (connections refused), comes back, the group is deleted."""
+    import boto3
+
+    log = tmp_path / "app.log"
+    log.write_text("")
+    client = agent.LogsClient(faulty_aws.endpoint, "eu-west-1", ("testing", "testing", None))
+    pipe, clock = pipeline(agent, client, {"file_path": str(log), "log_group_name": "/moto/g"})
+    logs = boto3.client("logs", region_name="eu-west-1", endpoint_url=faulty_aws.upstream_endpoint)
+
+    def arrived() -> list[str]:
+        try:
+            return [e["message"] for e in logs.filter_log_events(logGroupName="/moto/g")["events"]]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+
+    run(pipe, clock, 1)
+    faulty_aws.stop()
+    append(log, "while down")
+    run(pipe, clock, 20)
+    assert "retry" in agent.AGENT_LOG.read_text()
+    faulty_aws.revive()
+    run(pipe, clock, 65)
+    assert arrived() == ["while down"]
+    logs.delete_log_group(logGroupName="/moto/g")
+    append(log, "after deletion")
+    run(pipe, clock, 12)
+    assert arrived() == ["after deletion"]
