@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to gdpr.aws_monitoring
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the agent_iam role: which instances the play's hosts are."""
+"""Filters of the agent_iam role: which instances the play's hosts are, whose role a name is, what changes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,6 +50,75 @@ def play_targets(
     return targets
 
 
+def _is_managed(resource: Mapping[str, Any], tag: Mapping[str, str]) -> bool:
+    tags = resource.get("tags") or {}
+    return all(tags.get(key) == value for key, value in tag.items())
+
+
+def foreign(
+    roles: list[Mapping[str, Any]], profiles: list[Mapping[str, Any]], tag: Mapping[str, str]
+) -> list[str]:
+    """What of an existing role / instance profile (iam_role_info / iam_instance_profile_info lists)
+    lacks the collection's ``tag``: ``["role", "instance profile"]``, either or none."""
+    kinds = (("role", roles), ("instance profile", profiles))
+    return [kind for kind, found in kinds if found and not _is_managed(found[0], tag)]
+
+
+def _canonical(document: Any) -> Any:
+    """A policy document with one-element lists unwrapped and keys sorted: IAM returns
+    ``"Service": "ec2.amazonaws.com"`` for what was sent as ``["ec2.amazonaws.com"]``."""
+    if isinstance(document, str):
+        try:
+            return _canonical(json.loads(document))
+        except ValueError:
+            return document
+    if isinstance(document, Mapping):
+        return {key: _canonical(document[key]) for key in sorted(document)}
+    if isinstance(document, list):
+        items = [_canonical(item) for item in document]
+        return items[0] if len(items) == 1 else items
+    return document
+
+
+def role_changes(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+    """``{field: {"before": ..., "after": ...}}`` for what amazon.aws.iam_role will change on the role
+    ``current`` (an iam_role_info entry, ``{}`` when it does not exist yet) to reach ``wanted``
+    (path, description, assume_role_policy_document, managed_policies, purge_policies, tags, purge_tags)."""
+    if not current:
+        return {
+            "role": {"before": None, "after": "created"},
+            **{
+                key: {"before": None, "after": wanted[key]}
+                for key in ("path", "description", "assume_role_policy_document", "managed_policies", "tags")
+            },
+        }
+    changes: dict[str, Any] = {}
+    for key in ("path", "description"):
+        if (current.get(key) or "") != (wanted.get(key) or ""):
+            changes[key] = {"before": current.get(key), "after": wanted.get(key)}
+    trust_before = _canonical(current.get("assume_role_policy_document") or {})
+    if trust_before != _canonical(wanted["assume_role_policy_document"]):
+        changes["assume_role_policy_document"] = {
+            "before": current.get("assume_role_policy_document"),
+            "after": wanted["assume_role_policy_document"],
+        }
+    attached = sorted(p.get("policy_arn") for p in current.get("managed_policies") or [])
+    after = sorted(
+        set(wanted["managed_policies"]) | (set() if wanted.get("purge_policies") else set(attached))
+    )
+    if after != attached:
+        changes["managed_policies"] = {"before": attached, "after": after}
+    tags_before = dict(current.get("tags") or {})
+    tags_after = {**({} if wanted.get("purge_tags") else tags_before), **wanted.get("tags", {})}
+    if tags_after != tags_before:
+        changes["tags"] = {"before": tags_before, "after": tags_after}
+    return changes
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"agent_iam_play_targets": play_targets}
+        return {
+            "agent_iam_play_targets": play_targets,
+            "agent_iam_foreign": foreign,
+            "agent_iam_role_changes": role_changes,
+        }
