@@ -189,12 +189,12 @@ def _group(source: str, prefix: str, var: str) -> str:
         raise _fail(f"{var}: {exc}") from exc
 
 
-def cwagent_linux_fragment(
+def _planned_entries(
     web_servers: Iterable[str],
     options: Mapping[str, Any],
     host: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The role's agent fragment.
+) -> list[cwagent.PlannedEntry]:
+    """The role's collect_list entries, each with its group's planned retention.
 
     ``web_servers``: the web servers to collect (on a host: those detected). ``options``: the role's
     settings (``system_logs``, ``extra_files``, ``prefix``, ``retention_days``, ``log_group_class``,
@@ -244,15 +244,38 @@ def cwagent_linux_fragment(
         except cwagent.ConventionError as exc:
             raise _fail(f"{ROLE}: {exc}") from exc
 
+    try:
+        cwagent.log_groups_from_entries(entries)  # one group, one retention and class
+    except cwagent.ConventionError as exc:
+        raise _fail(f"{ROLE}: {exc}") from exc
+    return entries
+
+
+def cwagent_linux_fragment(
+    web_servers: Iterable[str],
+    options: Mapping[str, Any],
+    host: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The role's agent fragment (arguments: ``_planned_entries``). It carries no retention: the
+    agent would force it on the groups at every start, shortening longer ones."""
+    entries = _planned_entries(web_servers, options, host)
     frag = cwagent.fragment(files=entries, endpoint_override=options.get("endpoint_override") or None)
     agent = {k: options[k] for k in ("region", "run_as_user") if options.get(k)}
     if agent:
         frag["agent"] = agent
-    try:
-        cwagent.log_groups_from_fragment(frag)  # one group, one retention: the agent insists too
-    except cwagent.ConventionError as exc:
-        raise _fail(f"{ROLE}: {exc}") from exc
     return frag
+
+
+def cwagent_linux_log_groups(
+    web_servers: Iterable[str],
+    options: Mapping[str, Any],
+    host: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The role's plan: the log groups its fragment writes to, with retention and class, and the
+    agent's region when the role sets one (``options.region``), which then wins over the host's."""
+    groups = cwagent.log_groups_from_entries(_planned_entries(web_servers, options, host))
+    region = options.get("region")
+    return [{**group, "region": region} if region else group for group in groups]
 
 
 class FilterModule:
@@ -262,4 +285,5 @@ class FilterModule:
             "cwagent_linux_system_log_paths": cwagent_linux_system_log_paths,
             "cwagent_linux_stored_name": cwagent_linux_stored_name,
             "cwagent_linux_fragment": cwagent_linux_fragment,
+            "cwagent_linux_log_groups": cwagent_linux_log_groups,
         }

@@ -353,25 +353,44 @@ def _no_duplicates(entries: list[dict[str, Any]], what: str) -> None:
         seen.append(entry)
 
 
-def windows_fragment(
+def _planned_entries(
     discovery: Mapping[str, Any] | None, settings: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """The agent fragment for one Windows host (``discovery`` None/{} means "IIS not found")."""
+) -> tuple[list[cwagent.PlannedEntry], list[cwagent.PlannedEntry]]:
+    """File and event entries for one host, each with its group's planned retention."""
     merged = _settings(settings)
     files = _iis_entries(discovery, merged) if merged["iis_logs"] else []
     files += [_extra_file_entry(i, extra, merged) for i, extra in enumerate(merged["extra_files"] or [])]
     events = _event_entries(merged)
     _no_duplicates(files, "file")
     _no_duplicates(events, "event log")
-    frag = cwagent.fragment(files=files, events=events)
-    # The agent refuses two entries that give one group different retentions: fail here instead.
-    cwagent.log_groups_from_fragment(frag)
-    return frag
+    # One retention and class per group, checked on the controller before anything is touched.
+    cwagent.log_groups_from_entries([*files, *events])
+    return files, events
+
+
+def windows_fragment(
+    discovery: Mapping[str, Any] | None, settings: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The agent fragment for one Windows host (``discovery`` None/{} means "IIS not found").
+
+    No retention in it: the agent would force it on the groups at every start, shortening longer ones.
+    """
+    files, events = _planned_entries(discovery, settings)
+    return cwagent.fragment(files=files, events=events)
+
+
+def windows_log_groups(
+    discovery: Mapping[str, Any] | None, settings: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The role's plan: the log groups the fragment writes to, with planned retention and class."""
+    files, events = _planned_entries(discovery, settings)
+    return cwagent.log_groups_from_entries([*files, *events])
 
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "cwagent_windows_fragment": convention_filter(windows_fragment),
+            "cwagent_windows_log_groups": convention_filter(windows_log_groups),
             "cwagent_windows_iis_sources": convention_filter(iis_log_sources),
         }

@@ -15,7 +15,9 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import cwagent
 
-# Facts the agent roles' `tasks_from: plan` set on each host.
+# The contract with the agent roles (docs/architecture.md): their `tasks_from: plan` sets these facts
+# on each host, a list of {name, retention_in_days, log_group_class[, region]}; a group's own region
+# (the agent's configured region) wins over the host's.
 AGENT_PLAN_FACTS: tuple[str, ...] = (
     "cloudwatch_agent_linux_log_groups",
     "cloudwatch_agent_windows_log_groups",
@@ -73,9 +75,9 @@ def log_groups_plan(
             region = _host_region(host_vars, default_region)
             for fact in AGENT_PLAN_FACTS:
                 for item in host_vars.get(fact) or []:
-                    group = _group(item, region, default_retention, f"{fact} of {host}")
+                    group = _group(item, item.get("region") or region, default_retention, f"{fact} of {host}")
                     group["tags"] = {}
-                    wanted = by_region.setdefault(region, {})
+                    wanted = by_region.setdefault(group["region"], {})
                     have = wanted.get(group["name"])
                     if have is not None:
                         group["tags"] = have["tags"]
@@ -92,6 +94,23 @@ def log_groups_plan(
                 group["kms_key_id"] = key
             result.append(group)
     return result
+
+
+def log_groups_pending(
+    groups: list[dict[str, Any]], applied: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The ``groups`` that ``applied`` (a ``log_groups_result`` of this run) does not already show
+    with the same retention and class: what ``tasks_from: ensure`` still has to apply."""
+    done = {
+        (region, g.get("name")): (g.get("retention_in_days"), g.get("log_group_class") or "STANDARD")
+        for region, region_groups in (applied or {}).items()
+        for g in region_groups or []
+    }
+    return [
+        g
+        for g in groups
+        if done.get((g["region"], g["name"])) != (g["retention_in_days"], g["log_group_class"])
+    ]
 
 
 def log_groups_regions(groups: list[dict[str, Any]]) -> list[str]:
@@ -137,6 +156,7 @@ def log_groups_summary(
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
+            "log_groups_pending": log_groups_pending,
             "log_groups_plan": log_groups_plan,
             "log_groups_refs": log_groups_refs,
             "log_groups_regions": log_groups_regions,

@@ -5,8 +5,14 @@
 
 The agent's JSON schema is strict (unknown keys fail translation) and CloudWatch accepts only some
 retention values, so both are enforced here before anything reaches a host. The log group list that
-the log_groups role creates is *derived from the agent fragments* with ``log_groups_from_fragment``:
-the fragment is the single source of truth, nothing is kept in sync by hand.
+the log_groups role creates is *derived from the entries the fragment is built from* with
+``log_groups_from_entries``: one source of truth, nothing is kept in sync by hand.
+
+Retention is planned per log group but never written into a fragment. The real agent calls
+PutRetentionPolicy at every start whenever a group's retention *differs* from its entry's
+``retention_in_days`` (longer or never-expiring included; pusher/target.go), so a fragment carrying
+it would shorten a group kept longer on purpose and CloudWatch would delete the older events. Only
+the log_groups role (module ``cloudwatch_log_groups``, which refuses to shorten) sets retention.
 """
 
 from __future__ import annotations
@@ -25,14 +31,14 @@ LOG_GROUP_CLASSES: tuple[str, ...] = ("STANDARD", "INFREQUENT_ACCESS")
 EVENT_LEVELS: tuple[str, ...] = ("CRITICAL", "ERROR", "WARNING", "INFORMATION", "VERBOSE")
 STREAM_PLACEHOLDERS: tuple[str, ...] = ("{instance_id}", "{hostname}", "{local_hostname}", "{ip_address}")
 
-# Keys the agent accepts in one entry; anything else fails its config translation.
+# Keys this collection writes in one entry (the agent fails translation on unknown keys). The agent
+# also accepts ``retention_in_days``: left out on purpose, see the module docstring.
 FILE_ENTRY_KEYS: frozenset[str] = frozenset(
     {
         "file_path",
         "log_group_name",
         "log_stream_name",
         "log_group_class",
-        "retention_in_days",
         "timestamp_format",
         "timezone",
         "multi_line_start_pattern",
@@ -50,7 +56,6 @@ EVENT_ENTRY_KEYS: frozenset[str] = frozenset(
         "log_group_name",
         "log_stream_name",
         "log_group_class",
-        "retention_in_days",
     }
 )
 
@@ -61,6 +66,18 @@ _SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9_\-/]*$")
 
 class ConventionError(ValueError):
     """Input that would make the agent or CloudWatch reject the configuration."""
+
+
+class PlannedEntry(dict):
+    """One collect_list entry exactly as the agent gets it, plus its log group's planned retention.
+
+    The retention is an attribute, not a key: it reaches the log group plan
+    (``log_groups_from_entries``) and never the agent (JSON of the entry holds only the dict items).
+    """
+
+    def __init__(self, entry: dict[str, Any], retention_in_days: int) -> None:
+        super().__init__(entry)
+        self.retention_in_days = retention_in_days
 
 
 def validate_retention(days: Any, name: str = "retention_in_days") -> int:
@@ -106,16 +123,16 @@ def file_entry(
     """One ``logs_collected.files.collect_list`` entry, checked against the agent's schema."""
     if not file_path or not isinstance(file_path, str):
         raise ConventionError(f"file_path: {file_path!r} is not a path")
+    retention = validate_retention(retention_in_days)
     entry = {
         "file_path": file_path,
         "log_group_name": validate_log_group_name(group),
         "log_stream_name": stream,
-        "retention_in_days": validate_retention(retention_in_days),
         **options,
     }
     if entry.get("log_group_class") not in (None, *LOG_GROUP_CLASSES):
         raise ConventionError(f"log_group_class: {entry['log_group_class']!r} not in {LOG_GROUP_CLASSES}")
-    return _clean(entry, FILE_ENTRY_KEYS, f"collect_list entry for {file_path}")
+    return PlannedEntry(_clean(entry, FILE_ENTRY_KEYS, f"collect_list entry for {file_path}"), retention)
 
 
 def event_entry(
@@ -131,17 +148,29 @@ def event_entry(
     bad = sorted(set(levels) - set(EVENT_LEVELS))
     if bad:
         raise ConventionError(f"event_levels for {event_name}: {', '.join(bad)} not in {EVENT_LEVELS}")
+    retention = validate_retention(retention_in_days)
     entry = {
         "event_name": event_name,
         "event_levels": levels or None,
         "log_group_name": validate_log_group_name(group),
         "log_stream_name": stream,
-        "retention_in_days": validate_retention(retention_in_days),
         **options,
     }
     if not (entry.get("event_levels") or entry.get("event_ids") or entry.get("filters")):
         raise ConventionError(f"{event_name}: give event_levels, event_ids or filters")
-    return _clean(entry, EVENT_ENTRY_KEYS, f"windows_events entry for {event_name}")
+    return PlannedEntry(_clean(entry, EVENT_ENTRY_KEYS, f"windows_events entry for {event_name}"), retention)
+
+
+def _agent_entries(entries: Iterable[dict[str, Any]], what: str) -> list[dict[str, Any]]:
+    """Plain dicts for the agent; an entry carrying retention is a bug here, never sent to a host."""
+    result = []
+    for entry in entries:
+        if "retention_in_days" in entry:
+            raise ConventionError(
+                f"{what} entry for {entry.get('log_group_name')}: carries retention_in_days"
+            )
+        result.append(dict(entry))
+    return result
 
 
 def fragment(
@@ -149,10 +178,14 @@ def fragment(
     events: Iterable[dict[str, Any]] = (),
     endpoint_override: str | None = None,
 ) -> dict[str, Any]:
-    """An agent config fragment holding only a ``logs`` section (append-config merges it)."""
+    """An agent config fragment holding only a ``logs`` section (append-config merges it).
+
+    The entries' planned retention stays out of it (see the module docstring); take it from
+    ``log_groups_from_entries`` with the same entries.
+    """
     collected: dict[str, Any] = {}
-    files = list(files)
-    events = list(events)
+    files = _agent_entries(files, "files")
+    events = _agent_entries(events, "windows_events")
     if files:
         collected["files"] = {"collect_list": files}
     if events:
@@ -163,17 +196,12 @@ def fragment(
     return {"logs": logs}
 
 
-def log_groups_from_fragment(frag: dict[str, Any]) -> list[dict[str, Any]]:
-    """The log groups a fragment writes to, with retention and class; conflicting entries fail.
+def log_groups_from_entries(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The log groups the entries write to, with planned retention and class; conflicts fail.
 
-    The agent itself fails translation when two entries give one group different retentions, so
-    the same check here catches it on the controller, before any host is touched.
+    Two entries giving one group different retentions or classes are refused here, on the
+    controller, before any host or log group is touched.
     """
-    collected = (frag.get("logs") or {}).get("logs_collected") or {}
-    entries = [
-        *((collected.get("files") or {}).get("collect_list") or []),
-        *((collected.get("windows_events") or {}).get("collect_list") or []),
-    ]
     groups: dict[str, dict[str, Any]] = {}
     for entry in entries:
         name = entry.get("log_group_name")
@@ -181,11 +209,22 @@ def log_groups_from_fragment(frag: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         wanted = {
             "name": name,
-            "retention_in_days": entry.get("retention_in_days"),
+            "retention_in_days": getattr(entry, "retention_in_days", None),
             "log_group_class": entry.get("log_group_class", "STANDARD"),
         }
         merge_group(groups, wanted)
     return sorted(groups.values(), key=lambda g: g["name"])
+
+
+def log_groups_from_fragment(frag: dict[str, Any]) -> list[dict[str, Any]]:
+    """Name and class of the log groups a rendered fragment writes to (it holds no retention)."""
+    collected = (frag.get("logs") or {}).get("logs_collected") or {}
+    entries = [
+        *((collected.get("files") or {}).get("collect_list") or []),
+        *((collected.get("windows_events") or {}).get("collect_list") or []),
+    ]
+    groups = log_groups_from_entries(entries)
+    return [{"name": g["name"], "log_group_class": g["log_group_class"]} for g in groups]
 
 
 def merge_group(groups: dict[str, dict[str, Any]], wanted: dict[str, Any]) -> None:

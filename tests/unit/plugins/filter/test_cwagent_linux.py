@@ -49,7 +49,6 @@ def test_debian_apache_and_present_system_logs_only() -> None:
         "/var/log/apache2/error.log": "/gdpr/prod/apache/error",
         "/var/log/auth.log": "/gdpr/prod/system/auth",
     }
-    assert {e["retention_in_days"] for e in entries(frag).values()} == {365}
     assert {e["log_stream_name"] for e in entries(frag).values()} == {"{instance_id}"}
     assert "agent" not in frag and "endpoint_override" not in frag["logs"]
 
@@ -102,7 +101,6 @@ def test_extra_vhost_file_joins_apache_access_with_its_format() -> None:
     entry = entries(frag)["/var/log/apache2/shop_access.log"]
     assert entry["log_group_name"] == "/gdpr/prod/apache/access"
     assert entry["timestamp_format"] == "%d/%b/%Y:%H:%M:%S %z"
-    assert entry["retention_in_days"] == 365
 
 
 def test_extra_file_own_source_and_format() -> None:
@@ -114,7 +112,6 @@ def test_extra_file_own_source_and_format() -> None:
         "file_path": "/srv/shop/app.log",
         "log_group_name": "/gdpr/prod/shop/app",
         "log_stream_name": "{instance_id}",
-        "retention_in_days": 365,
         "log_group_class": "STANDARD",
         "timestamp_format": "%Y-%m-%d %H:%M:%S",
     }
@@ -153,8 +150,7 @@ def test_bad_names_and_retention_name_the_variable() -> None:
 
 def test_plan_without_host_names_every_configured_group() -> None:
     extra = [{"file_path": "/srv/shop/app.log", "source": "shop/app"}]
-    frag = cl.cwagent_linux_fragment(["apache", "nginx"], options(extra_files=extra, retention_days=731))
-    groups = cwagent.log_groups_from_fragment(frag)
+    groups = cl.cwagent_linux_log_groups(["apache", "nginx"], options(extra_files=extra, retention_days=731))
     assert [g["name"] for g in groups] == [
         "/gdpr/prod/apache/access",
         "/gdpr/prod/apache/error",
@@ -230,3 +226,50 @@ def test_system_log_counts_when_its_daemon_is_installed() -> None:
     assert "/var/log/audit/audit.log" in entries(cl.cwagent_linux_fragment([], options(), with_auditd))
     journald_only = {**ROCKY, "present_paths": [], "installed_packages": []}
     assert cl.cwagent_linux_fragment([], options(), journald_only)["logs"]["logs_collected"] == {}
+
+
+def _keys(value: object) -> set[str]:
+    """Every key at any depth of a rendered fragment."""
+    if isinstance(value, dict):
+        return set(value).union(*(_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_keys(v) for v in value))
+    return set()
+
+
+@pytest.mark.parametrize("base", [DEBIAN12, UBUNTU, ROCKY, None], ids=["debian12", "ubuntu", "rocky", "plan"])
+def test_no_fragment_carries_retention_the_agent_would_force_on_its_groups(base: dict | None) -> None:
+    """The agent calls PutRetentionPolicy whenever a group's retention differs from an entry's
+    retention_in_days, at every start: a 3653-day group would be cut to the entry's 365."""
+    every = [p for paths in cl.PATHS.values() for ps in paths.values() for p in ps]
+    extra = [{"file_path": "/srv/shop/app.log", "source": "shop/app"}]
+    on_host = None if base is None else host(base, *every)
+    frag = cl.cwagent_linux_fragment(
+        ["apache", "nginx"], options(extra_files=extra, retention_days=3653, region="eu-west-1"), on_host
+    )
+    assert len(entries(frag)) >= 8  # every source (web, system, extra) is in it
+    assert "retention_in_days" not in _keys(frag)
+
+
+def test_plan_carries_retention_class_and_the_agents_region() -> None:
+    region = "eu-north-1"
+    planned = cl.cwagent_linux_log_groups(
+        ["nginx"], options(system_logs=["auth"], retention_days=3653, region=region)
+    )
+    assert planned == [
+        {
+            "name": f"/gdpr/prod/{s}",
+            "retention_in_days": 3653,
+            "log_group_class": "STANDARD",
+            "region": region,
+        }
+        for s in ("nginx/access", "nginx/error", "system/auth")
+    ]
+    # no region configured: the log_groups role takes the host's
+    assert "region" not in cl.cwagent_linux_log_groups(["nginx"], options())[0]
+
+
+def test_fragment_refuses_an_entry_carrying_retention() -> None:
+    entry = {"file_path": "/x.log", "log_group_name": "/g", "retention_in_days": 365}
+    with pytest.raises(cwagent.ConventionError, match="carries retention_in_days"):
+        cwagent.fragment(files=[entry])

@@ -119,7 +119,6 @@ def test_iis_absent_uses_fallback_glob(absent):
             "file_path": r"C:\inetpub\logs\LogFiles\W3SVC*\*.log",
             "log_group_name": "/p/iis/access",
             "log_stream_name": "{instance_id}",
-            "retention_in_days": 365,
             "timestamp_format": "%Y-%m-%d %H:%M:%S",
             "timezone": "UTC",
             "log_group_class": "STANDARD",
@@ -154,8 +153,7 @@ def test_event_logs_levels_and_switching_one_off():
 
 
 def test_extra_event_log_and_file_get_their_own_groups_and_retention():
-    frag = cw.windows_fragment(
-        None,
+    settings = (
         {
             "log_group_prefix": "/acme/stage",
             "retention_days": 90,
@@ -167,9 +165,11 @@ def test_extra_event_log_and_file_get_their_own_groups_and_retention():
                 {"path": r"D:\app\audit*.log", "source": "app/audit", "timezone": "Local",
                  "timestamp_format": "%d.%m.%Y %H:%M:%S"},
             ],
-        },
+        }
     )  # fmt: skip
-    groups = {g["name"]: g["retention_in_days"] for g in cwagent.log_groups_from_fragment(frag)}
+    frag = cw.windows_fragment(None, settings)
+    planned = cw.windows_log_groups(None, settings)
+    groups = {g["name"]: g["retention_in_days"] for g in planned}
     assert groups == {
         "/acme/stage/iis/access": 90,
         "/acme/stage/windows/security": 90,
@@ -221,6 +221,44 @@ def test_duplicate_entries_are_refused_before_the_agent_sees_them():
 
 def test_filter_plugin_wraps_convention_errors():
     filters = cw.FilterModule().filters()
-    assert set(filters) == {"cwagent_windows_fragment", "cwagent_windows_iis_sources"}
+    assert set(filters) == {
+        "cwagent_windows_fragment",
+        "cwagent_windows_iis_sources",
+        "cwagent_windows_log_groups",
+    }
     with pytest.raises(AnsibleFilterError, match="retention"):
         filters["cwagent_windows_fragment"]({}, {"retention_days": 2})
+
+
+def _keys(value: object) -> set[str]:
+    """Every key at any depth of a rendered fragment."""
+    if isinstance(value, dict):
+        return set(value).union(*(_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_keys(v) for v in value))
+    return set()
+
+
+EVERY_SOURCE = {
+    "retention_days": 3653,
+    "extra_event_logs": [{"name": "Microsoft-Windows-PowerShell/Operational", "source": "windows/powershell",
+                          "event_ids": [4104], "retention_days": 400}],
+    "extra_files": [{"path": r"D:\app\audit*.log", "source": "app/audit", "retention_days": 731}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("found", [None, discovery(site("1", "a"), site("2", "b"))], ids=["no_iis", "iis"])
+def test_no_fragment_carries_retention_the_agent_would_force_on_its_groups(found):
+    """The agent calls PutRetentionPolicy whenever a group's retention differs from an entry's
+    retention_in_days, at every start: a 3653-day group would be cut to the entry's value."""
+    frag = cw.windows_fragment(found, EVERY_SOURCE)
+    collected = frag["logs"]["logs_collected"]
+    assert len(collected["files"]["collect_list"]) >= 2
+    assert len(collected["windows_events"]["collect_list"]) == 4
+    assert "retention_in_days" not in _keys(frag)
+    # the retention lives in the plan only, per group
+    planned = {g["name"]: g["retention_in_days"] for g in cw.windows_log_groups(found, EVERY_SOURCE)}
+    assert planned["/gdpr/prod/windows/powershell"] == 400
+    assert planned["/gdpr/prod/app/audit"] == 731
+    assert planned["/gdpr/prod/iis/access"] == 3653
+    assert {g["name"] for g in cwagent.log_groups_from_fragment(frag)} == set(planned)

@@ -104,3 +104,22 @@ def test_summary_joins_groups_and_data_protection_per_region():
         {"name": "/a", "region": "eu-west-1"},
         {"name": "/b", "region": "us-east-1"},
     ]
+
+
+def test_a_planned_groups_own_region_wins_over_the_hosts():
+    """An agent configured for another region (cloudwatch_agent_linux_region) writes there."""
+    hostvars = {"onprem": {"cloudwatch_agent_linux_log_groups": [{**NGINX, "region": "eu-north-1"}]}}
+    groups = flt.log_groups_plan(hostvars, ["onprem"], "eu-central-1")
+    assert [(g["region"], g["name"]) for g in groups] == [("eu-north-1", NGINX["name"])]
+
+
+def test_pending_are_the_groups_this_run_has_not_applied_with_the_same_retention_and_class():
+    groups = flt.log_groups_plan(HOSTVARS, ["web1", "win1"], "eu-central-1")
+    applied = {
+        "eu-west-1": [{"name": NGINX["name"], "retention_in_days": 365, "log_group_class": "STANDARD"}],
+        "us-east-1": [{"name": IIS["name"], "retention_in_days": 3653, "log_group_class": "STANDARD"}],
+    }
+    assert [g["name"] for g in flt.log_groups_pending(groups, applied)] == [IIS["name"]]
+    assert flt.log_groups_pending(groups, {}) == groups
+    applied["us-east-1"][0]["retention_in_days"] = 365
+    assert flt.log_groups_pending(groups, applied) == []
