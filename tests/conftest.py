@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: the embedded AWS (moto's server on 127.0.0.1)."""
+"""Shared pytest fixtures: the embedded AWS (moto's server on 127.0.0.1) and the fault proxy."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 HARNESS = Path(__file__).parent / "harness"
 sys.path.insert(0, str(HARNESS))
 
+import fault_proxy  # noqa: E402
 import moto_server  # noqa: E402
 
 
@@ -37,3 +38,25 @@ def aws(moto_endpoint: str) -> Iterator[str]:
     """A clean embedded AWS for one test: state is reset before the test runs."""
     moto_server.reset(moto_endpoint)
     yield moto_endpoint
+
+
+@pytest.fixture
+def faulty_aws(moto_endpoint: str, tmp_path: Path) -> Iterator[fault_proxy.FaultProxy]:
+    """A clean embedded AWS behind the fault proxy (tests/harness/fault_proxy.py), no faults yet.
+
+    AWS_URL/AWS_ENDPOINT_URL point at the proxy for the test (child processes inherit them); the
+    test sets faults with ``configure()``, reads ``operations()`` (also in ``log_path``), and reads
+    the end state past the faults through ``upstream_endpoint``.
+    """
+    moto_server.reset(moto_endpoint)
+    with fault_proxy.FaultProxy(moto_endpoint, log_path=tmp_path / "operations.jsonl") as proxy:
+        saved = {k: os.environ.get(k) for k in moto_server.endpoint_env(proxy.endpoint)}
+        os.environ.update(moto_server.endpoint_env(proxy.endpoint))
+        try:
+            yield proxy
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value

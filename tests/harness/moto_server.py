@@ -4,7 +4,8 @@ Used three ways:
   * pytest: the ``moto_endpoint`` fixture in ``tests/conftest.py``;
   * Molecule and the demo: ``python tests/harness/moto_server.py run -- CMD ...`` starts the server,
     exports ``AWS_URL``/``AWS_ENDPOINT_URL`` and dummy credentials to CMD, and stops the server when
-    CMD exits (whatever its exit status);
+    CMD exits (whatever its exit status); ``run --proxy [CONFIG.json] --proxy-log OPS.jsonl -- CMD``
+    puts the fault proxy (fault_proxy.py) in front and points CMD at it;
   * by hand: ``start`` / ``stop`` with a state file.
 
 Everything under test reaches the server only through the standard endpoint settings, so the same
@@ -127,15 +128,38 @@ def running(log_path: Path | None = None) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+@contextmanager
+def proxied(endpoint: str, config_path: str = "", log_path: str | None = None) -> Iterator[str]:
+    """The fault proxy (tests/harness/fault_proxy.py) in front of ``endpoint``; yields its endpoint.
+
+    ``config_path``: its JSON config, read again whenever the file changes ("" : no faults, only
+    the operation log and what a test sets later through the control endpoint).
+    """
+    import fault_proxy  # same directory; only needed with --proxy
+
+    with fault_proxy.FaultProxy(endpoint, config_path=config_path or None, log_path=log_path) as proxy:
+        yield proxy.endpoint
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise SystemExit("run: give a command after --")
     with running(Path(args.log) if args.log else None) as endpoint:
         env = dict(os.environ)
-        env.update(endpoint_env(endpoint))
-        print(f"embedded AWS (moto) at {endpoint}", file=sys.stderr, flush=True)
-        return subprocess.call(command, env=env)
+        if args.proxy is None:
+            env.update(endpoint_env(endpoint))
+            print(f"embedded AWS (moto) at {endpoint}", file=sys.stderr, flush=True)
+            return subprocess.call(command, env=env)
+        with proxied(endpoint, args.proxy, args.proxy_log) as proxy_endpoint:
+            env.update(endpoint_env(proxy_endpoint))
+            env["GDPR_TEST_MOTO_ENDPOINT"] = endpoint  # moto itself, past the faults
+            print(
+                f"embedded AWS (moto) at {endpoint}, fault proxy at {proxy_endpoint}",
+                file=sys.stderr,
+                flush=True,
+            )
+            return subprocess.call(command, env=env)
 
 
 def _cmd_start(args: argparse.Namespace) -> int:
@@ -158,6 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="action", required=True)
     run_p = sub.add_parser("run", help="run a command with the embedded AWS up")
     run_p.add_argument("--log", help="append moto's output here")
+    run_p.add_argument(
+        "--proxy",
+        nargs="?",
+        const="",
+        metavar="CONFIG.json",
+        help="put the fault proxy in front (optional JSON config, re-read when it changes)",
+    )
+    run_p.add_argument("--proxy-log", help="the proxy's operation log (JSON lines)")
     run_p.add_argument("command", nargs=argparse.REMAINDER)
     run_p.set_defaults(func=_cmd_run)
     start_p = sub.add_parser("start", help="start and record pid/endpoint in a state file")
