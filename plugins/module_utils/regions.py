@@ -4,13 +4,25 @@
 """Fan one piece of work out over many AWS regions in a single module run.
 
 An Ansible task costs far more than an API call, so the modules of this collection take a list of
-regions and work them concurrently instead of asking the user to loop one task per region. A region
-that refuses (not opted in, credentials not valid there, service not offered) is reported and
-skipped; the other regions still succeed.
+regions and work them concurrently (all at once by default) instead of asking the user to loop one
+task per region.
+
+What a region's error means is decided here, the same way for every module:
+
+* A region counts as *refused* only when the account has not enabled it (an opt-in region whose
+  ``OptInStatus`` in ec2:DescribeRegions is ``not-opted-in``) and its error has the shape such regions
+  give (``OPT_IN_REFUSALS``), and only when the module found the region itself. A region the user
+  named is never refused: its error fails the run.
+* Any other error (access denied, throttling that outlasted the retries, a lost endpoint...) fails the
+  run after all regions ran, naming each region and its error.
+* Regions the user names are checked against ec2:DescribeRegions before anything is written: a typo
+  like ``eu-wset-1`` is rejected with the name of the variable it came from.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from threading import Lock
@@ -25,29 +37,35 @@ except ImportError:  # AnsibleAWSModule reports the missing SDK itself
     botocore = None
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.backoff import aws_error_code, retry_policy
 
-# Error codes that mean "this region is not usable for this account", not "the module is wrong".
-REGION_REFUSALS: frozenset[str] = frozenset(
-    {
-        "AuthFailure",
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "OptInRequired",
-        "SubscriptionRequiredException",
-        "AccessDeniedException",
-        "AccessDenied",
-        "UnauthorizedOperation",
-        "InvalidSignatureException",
-    }
+# What a region the account has not opted in to answers (measured on AWS: the credentials are not
+# valid there until the region is enabled). Only these errors, in such a region, are a refusal.
+OPT_IN_REFUSALS: frozenset[str] = frozenset(
+    {"UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure", "OptInRequired"}
 )
+NOT_OPTED_IN = "not-opted-in"
+ENABLED_STATUSES: tuple[str, ...] = ("opt-in-not-required", "opted-in")
 
-DEFAULT_WORKERS = 16
+# All regions at once: a region's work is a few calls in a row, so waves of regions multiply the
+# run time. 64 is above the 38 regions AWS has and bounds the threads should that number grow.
+MAX_CONCURRENCY = 64
+DEFAULT_WORKERS = MAX_CONCURRENCY
 
 
-def retry_decorator(retries: int = 10) -> Callable:
-    """Jittered exponential backoff on throttling and transient errors."""
-    return AWSRetry.jittered_backoff(retries=retries, delay=1, max_delay=30)
+def retry_decorator() -> Callable:
+    """The collection's retry policy (module_utils/backoff.py) as a decorator for client calls."""
+    return retry_policy()
+
+
+def concurrency(requested: int | None, regions: int) -> int:
+    """Regions worked at once: all of them (up to MAX_CONCURRENCY) unless ``requested`` is lower.
+
+    ``requested`` is the modules' ``max_concurrency``; 0 or None means no limit of the user's.
+    """
+    limit = requested if requested and requested > 0 else MAX_CONCURRENCY
+    return max(1, min(limit, regions))
 
 
 @dataclass
@@ -58,22 +76,83 @@ class RegionOutcome:
     refused: bool = False
     exception: BaseException | None = field(default=None, repr=False)
 
+    @property
+    def wrote(self) -> bool:
+        """The region failed after a write call had been sent: the run must report changed."""
+        return bool(getattr(self.exception, "gdpr_after_write", False))
+
+
+def after_write(exc: BaseException) -> BaseException:
+    """Mark ``exc`` as raised after the region was (maybe) changed; returns it for ``raise``."""
+    exc.gdpr_after_write = True  # type: ignore[attr-defined]
+    return exc
+
 
 def enabled_regions(module: Any, ec2: Any = None) -> list[str]:
     """Regions enabled for the account (opted-in or opt-in not required), from DescribeRegions.
 
-    ``ec2``: a retrying EC2 client to use (e.g. from RegionalClients); default ``module.client``.
+    ``ec2``: a retrying EC2 client to use (e.g. from RegionalClients); default one from ``module``.
     """
-    ec2 = ec2 or module.client("ec2", retry_decorator=retry_decorator())
+    ec2 = ec2 or RegionalClients(module)("ec2", module.region or "us-east-1")
     try:
         answer = ec2.describe_regions(
             AllRegions=False,
-            Filters=[{"Name": "opt-in-status", "Values": ["opt-in-not-required", "opted-in"]}],
+            Filters=[{"Name": "opt-in-status", "Values": list(ENABLED_STATUSES)}],
             aws_retry=True,
         )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg="Could not list the account's enabled regions (ec2:DescribeRegions)")
     return sorted(r["RegionName"] for r in answer.get("Regions", []))
+
+
+def region_statuses(ec2: Any) -> dict[str, str]:
+    """Every region AWS has for this account's partition -> its ``OptInStatus``."""
+    answer = ec2.describe_regions(AllRegions=True, aws_retry=True)
+    return {r["RegionName"]: r.get("OptInStatus", ENABLED_STATUSES[0]) for r in answer.get("Regions", [])}
+
+
+def unknown_regions_message(sources: Mapping[str, Iterable[str]], known: Iterable[str]) -> str | None:
+    """None when every region is known; else an error naming each unknown region and where it came from.
+
+    ``sources``: label (the variable or option the user set) -> the regions taken from it.
+    """
+    known = sorted(known)
+    problems = []
+    for label, regions in sources.items():
+        for region in sorted({r for r in regions if r not in known}):
+            close = difflib.get_close_matches(region, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"{region} in {label}{hint}")
+    if not problems:
+        return None
+    return (
+        "Unknown AWS region(s): "
+        + "; ".join(problems)
+        + ". ec2:DescribeRegions lists: "
+        + ", ".join(known)
+        + ". Nothing was changed."
+    )
+
+
+def check_regions(module: Any, ec2: Any, sources: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """Fail the module (before any write) on regions AWS does not know; returns region -> OptInStatus."""
+    try:
+        statuses = region_statuses(ec2)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(
+            exc, msg="Could not list the regions to check the given ones (ec2:DescribeRegions)"
+        )
+    message = unknown_regions_message(sources, statuses)
+    if message:
+        module.fail_json(
+            msg=message, unknown_regions=sorted({r for rs in sources.values() for r in rs} - set(statuses))
+        )
+    return statuses
+
+
+def variable_name(names: Mapping[str, str] | None, option: str) -> str:
+    """What to call a module option in a message: the caller's variable for it, if it said."""
+    return (names or {}).get(option) or option
 
 
 class RegionalClients:
@@ -94,7 +173,11 @@ class RegionalClients:
         _region, self._endpoint_url, params = get_aws_connection_info(module)
         params = dict(params)
         self._session = boto3.session.Session(profile_name=params.pop("profile_name", None))
-        config = botocore.config.Config(user_agent_extra="gdpr.aws_monitoring")
+        # botocore's own retries off: RetryPolicy (backoff.py) is the one policy, so attempts and
+        # time spent are bounded where it says (botocore's 3 or 5 attempts would multiply them).
+        config = botocore.config.Config(
+            user_agent_extra="gdpr.aws_monitoring", retries={"total_max_attempts": 1, "mode": "standard"}
+        )
         for key in ("config", "aws_config"):
             extra = params.pop(key, None)
             if isinstance(extra, dict):
@@ -140,14 +223,37 @@ def regional_clients(
 
 
 def error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str((response.get("Error") or {}).get("Code", ""))
+    return aws_error_code(exc)
 
 
-def is_refusal(exc: BaseException) -> bool:
-    if botocore is not None and isinstance(exc, botocore.exceptions.EndpointConnectionError):
-        return True
-    return error_code(exc) in REGION_REFUSALS
+def is_refusal(exc: BaseException | None, status: str | None) -> bool:
+    """The error of a region the account has not enabled, as such regions answer (see module doc)."""
+    return exc is not None and status == NOT_OPTED_IN and error_code(exc) in OPT_IN_REFUSALS
+
+
+def settle_refusals(outcomes: list[RegionOutcome], statuses: Callable[[], Mapping[str, str]]) -> None:
+    """Mark as refused the failed regions the account has not opted in to (regions the module found).
+
+    ``statuses`` is called (one ec2:DescribeRegions) only if some error has a refusal's shape: it is
+    asked after the errors, so a region disabled during the run is recognised too. A region that
+    failed after a write is not a refusal: it answered before.
+    """
+    shaped = [o for o in outcomes if o.error and not o.wrote and error_code(o.exception) in OPT_IN_REFUSALS]
+    if not shaped:
+        return
+    try:
+        known = statuses()
+    except Exception:  # without the account's word, the errors stay failures: never assume a refusal
+        return
+    for outcome in shaped:
+        outcome.refused = is_refusal(outcome.exception, known.get(outcome.region))
+
+
+def region_counts(outcomes: list[RegionOutcome]) -> dict[str, int]:
+    """How many regions were done, refused and failed (for the module result and the site summary)."""
+    refused = sum(1 for o in outcomes if o.error and o.refused)
+    failed = sum(1 for o in outcomes if o.error and not o.refused)
+    return {"done": len(outcomes) - refused - failed, "refused": refused, "failed": failed}
 
 
 def run_in_regions(
@@ -158,21 +264,17 @@ def run_in_regions(
     """Run ``work(region)`` for every region concurrently; outcomes come back in region order.
 
     ``work`` must not call ``module.exit_json``/``fail_json``: exceptions are captured per region
-    so one region's failure does not hide what happened in the others.
+    so one region's failure does not hide what happened in the others. No outcome is a refusal
+    until ``settle_refusals`` says so.
     """
 
     def _one(region: str) -> RegionOutcome:
         try:
             return RegionOutcome(region=region, result=work(region))
         except Exception as exc:  # reported per region by the caller
-            return RegionOutcome(
-                region=region,
-                error=f"{type(exc).__name__}: {exc}",
-                refused=is_refusal(exc),
-                exception=exc,
-            )
+            return RegionOutcome(region=region, error=f"{type(exc).__name__}: {exc}", exception=exc)
 
     if not regions:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(regions)))) as pool:
+    with ThreadPoolExecutor(max_workers=concurrency(workers, len(regions))) as pool:
         return list(pool.map(_one, regions))

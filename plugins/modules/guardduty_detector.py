@@ -14,9 +14,11 @@ description:
   - Manages the GuardDuty detector of every listed region in one call, working the regions
     concurrently. Without O(regions) it covers every region enabled for the account
     (ec2:DescribeRegions).
-  - A region that refuses (not opted in, credentials not valid there, access denied) is skipped with a
-    warning and listed in RV(skipped_regions); the other regions are still handled. Any other error
-    fails the module after all regions ran, with per-region detail in RV(failed_regions).
+  - Without O(regions), a region the account has not opted in to that refuses the request is skipped
+    with a warning and listed in RV(skipped_regions). Every other error (access denied, outages,
+    throttling beyond the retries), and any error in a region named in O(regions), fails the module
+    after all regions ran, with per-region detail in RV(failed_regions).
+  - Regions named in O(regions) are checked against C(ec2:DescribeRegions) before any change.
   - AWS allows one detector per region. The module never creates a second one. If a region has
     several (some emulators allow it), the first by ID is managed and a warning names the others.
   - O(state=present) (or V(enabled)) creates a missing detector and re-enables a suspended one.
@@ -94,18 +96,14 @@ options:
     description: Remove tags not listed in O(tags). Off by default so a user's own tags survive.
     type: bool
     default: false
-  max_workers:
-    description: How many regions are worked at the same time.
-    type: int
-    default: 16
 notes:
   - Supports check mode and diff mode (before/after per region).
-  - Throttling and transient errors are retried with jittered exponential backoff.
   - Needs C(guardduty:ListDetectors), C(GetDetector), C(CreateDetector), C(UpdateDetector),
-    C(TagResource), C(UntagResource), C(DeleteDetector) (for V(absent)), C(ec2:DescribeRegions)
-    (without O(regions)), C(sts:GetCallerIdentity) (to tag an existing detector), and
+    C(TagResource), C(UntagResource), C(DeleteDetector) (for V(absent)), C(ec2:DescribeRegions),
+    C(sts:GetCallerIdentity) (to tag an existing detector), and
     C(iam:CreateServiceLinkedRole) the first time GuardDuty is enabled in an account.
 extends_documentation_fragment:
+  - gdpr.aws_monitoring.regions
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -126,14 +124,15 @@ EXAMPLES = r"""
       Purpose: gdpr-monitoring
   register: guardduty
 
-- name: Two regions only, and tell which were skipped
+- name: Two regions only (an error in either fails the task), at most one at a time
   gdpr.aws_monitoring.guardduty_detector:
     regions: [eu-west-1, eu-central-1]
+    max_concurrency: 1
   register: guardduty
 
-- name: Show skipped regions
+- name: How many regions were done, refused (not opted in), failed
   ansible.builtin.debug:
-    var: guardduty.skipped_regions
+    var: guardduty.region_counts
 
 - name: Suspend GuardDuty in one region (findings are kept)
   gdpr.aws_monitoring.guardduty_detector:
@@ -187,7 +186,9 @@ detectors:
       elements: str
       sample: []
 skipped_regions:
-  description: Regions that refused the request and were skipped.
+  description:
+    - Regions the account has not opted in to that refused the request and were skipped (only
+      without O(regions)).
   returned: always
   type: list
   elements: dict
@@ -205,6 +206,17 @@ failed_regions:
   type: list
   elements: dict
   sample: [{"region": "eu-west-1", "error": "ClientError: An error occurred (BadRequestException) ..."}]
+region_counts:
+  description: How many regions were done, refused (skipped) and failed.
+  returned: always
+  type: dict
+  sample: {"done": 17, "refused": 0, "failed": 0}
+unknown_regions:
+  description: Regions of O(regions) that AWS does not know (the module then fails before any change).
+  returned: on failure
+  type: list
+  elements: str
+  sample: ["eu-wset-1"]
 diff:
   description: Before and after state per region, with C(--diff).
   returned: when diff mode is on
@@ -214,7 +226,8 @@ diff:
 from contextlib import suppress
 from dataclasses import dataclass, field
 from threading import Event, Lock, Thread
-from typing import Any
+from typing import Any, Callable, TypeVar
+from uuid import uuid4
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -233,13 +246,20 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty impo
     validate_features,
 )
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
-    DEFAULT_WORKERS,
     RegionalClients,
     RegionOutcome,
+    after_write,
+    check_regions,
     enabled_regions,
+    region_counts,
+    region_statuses,
     retry_decorator,
     run_in_regions,
+    settle_refusals,
+    variable_name,
 )
+
+T = TypeVar("T")
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "state": {"type": "str", "default": "present", "choices": ["present", "enabled", "disabled", "absent"]},
@@ -267,7 +287,8 @@ ARGUMENT_SPEC: dict[str, Any] = {
     },
     "tags": {"type": "dict"},
     "purge_tags": {"type": "bool", "default": False},
-    "max_workers": {"type": "int", "default": DEFAULT_WORKERS},
+    "max_concurrency": {"type": "int", "default": 0},
+    "variable_names": {"type": "dict", "default": {}},
 }
 
 
@@ -299,7 +320,9 @@ class AccountInfo:
 
 def read_region(client: Any) -> tuple[dict[str, Any] | None, list[str]]:
     """(view of the managed detector or None, IDs of any further detectors)."""
-    answer = paginated_query_with_retries(client, "list_detectors", retry_decorator=retry_decorator())
+    # The client's own policy (RegionalClients): pagination retries like every other call.
+    retry = getattr(client, "retry", None) or retry_decorator()
+    answer = paginated_query_with_retries(client, "list_detectors", retry_decorator=retry)
     ids = sorted(answer.get("DetectorIds", []))
     if not ids:
         return None, []
@@ -312,7 +335,12 @@ def apply_plan(client: Any, region: str, plan: Plan, account: AccountInfo) -> st
     detector_id = plan.after["detector_id"] if plan.after else None
     for action in plan.actions:
         if action.kind == "create":
-            detector_id = client.create_detector(aws_retry=True, **action.params)["DetectorId"]
+            # One token for every attempt: a create retried after a lost answer returns the same
+            # detector instead of failing on "a detector already exists".
+            token = str(uuid4())
+            detector_id = client.create_detector(ClientToken=token, aws_retry=True, **action.params)[
+                "DetectorId"
+            ]
         elif action.kind == "update":
             client.update_detector(aws_retry=True, **action.params)
         elif action.kind == "delete":
@@ -340,34 +368,53 @@ def handle_region(
             result.detector_id = apply_plan(client, region, plan, account)
         except Exception as exc:
             # Some of the region's actions may have gone through: the run must report changed.
-            exc.guardduty_writing = True  # type: ignore[attr-defined]
+            after_write(exc)
             raise
     return result
 
 
-def discover_regions(module: AnsibleAWSModule, clients: RegionalClients) -> list[str]:
-    """Every region enabled for the account (ec2:DescribeRegions).
+def home_region(module: AnsibleAWSModule) -> str:
+    """Region of the account-wide calls (DescribeRegions, STS)."""
+    return module.region or "us-east-1"
 
-    While DescribeRegions is in flight, a background thread builds the GuardDuty clients of the
-    regions botocore knows, so the fan-out finds them ready: building ~30 clients costs about as
-    much CPU as the API calls of ~30 regions, and here it overlaps a network wait instead.
+
+def prebuilding(clients: RegionalClients, home: str, regions: list[str] | None, call: Callable[[], T]) -> T:
+    """``call()`` (an ec2:DescribeRegions) while a background thread builds the GuardDuty clients.
+
+    The clients of ``regions`` (default: the regions botocore knows) are built during the network
+    wait, so the fan-out finds them ready: building ~30 clients costs about as much CPU as the API
+    calls of ~30 regions.
     """
-    home = module.region or "us-east-1"
-    ec2 = clients("ec2", home)
-    discovered = Event()
+    done = Event()
 
     def prebuild() -> None:
         with suppress(Exception):  # best effort: the fan-out builds whatever is missing
-            for region in [home, *clients.known_regions("guardduty", home)]:
-                if discovered.is_set():
+            for region in regions or [home, *clients.known_regions("guardduty", home)]:
+                if done.is_set():
                     return
                 clients("guardduty", region)
 
     Thread(target=prebuild, daemon=True).start()
     try:
-        return enabled_regions(module, ec2)
+        return call()
     finally:
-        discovered.set()
+        done.set()
+
+
+def discover_regions(module: AnsibleAWSModule, clients: RegionalClients) -> list[str]:
+    """Every region enabled for the account (ec2:DescribeRegions)."""
+    home = home_region(module)
+    return prebuilding(clients, home, None, lambda: enabled_regions(module, clients("ec2", home)))
+
+
+def check_named_regions(module: AnsibleAWSModule, clients: RegionalClients, regions: list[str]) -> None:
+    """Fail, before any change, on a region of O(regions) (or O(region)) that AWS does not know."""
+    names = module.params["variable_names"]
+    sources = {variable_name(names, "regions"): regions}
+    if module.params.get("region"):
+        sources[variable_name(names, "region")] = [module.params["region"]]
+    home = home_region(module)
+    prebuilding(clients, home, regions, lambda: check_regions(module, clients("ec2", home), sources))
 
 
 def desired_from_params(params: dict[str, Any]) -> Desired:
@@ -401,7 +448,8 @@ def summarise(
     for outcome in outcomes:
         if outcome.refused:
             warnings.append(
-                f"GuardDuty: skipped region {outcome.region}, it refused the request: {outcome.error}"
+                f"GuardDuty: skipped region {outcome.region}: the account has not opted in to it "
+                f"and it refused the request: {outcome.error}"
             )
             skipped.append({"region": outcome.region, "reason": outcome.error})
             continue
@@ -426,13 +474,12 @@ def summarise(
         )
         diff["before"][outcome.region] = result.current or absent_view()
         diff["after"][outcome.region] = after or absent_view()
-    wrote_then_failed = any(
-        getattr(o.exception, "guardduty_writing", False) for o in outcomes if o.error and not o.refused
-    )
+    wrote_then_failed = any(o.wrote for o in outcomes if o.error)
     summary = {
         "changed": wrote_then_failed or any(d["changed"] for d in detectors),
         "detectors": detectors,
         "skipped_regions": skipped,
+        "region_counts": region_counts(outcomes),
         "diff": diff,
     }
     return summary, warnings, failed
@@ -447,13 +494,21 @@ def main() -> None:
         module.fail_json(msg="; ".join(problems))
 
     clients = RegionalClients(module, retry_decorator())
-    regions = sorted(set(params["regions"])) if params["regions"] else discover_regions(module, clients)
-    account = AccountInfo(clients, module.region or (regions[0] if regions else "us-east-1"))
+    home = home_region(module)
+    if params["regions"]:
+        regions = sorted(set(params["regions"]))
+        check_named_regions(module, clients, regions)
+    else:
+        regions = discover_regions(module, clients)
+    account = AccountInfo(clients, home)
     outcomes = run_in_regions(
         regions,
         lambda region: handle_region(region, clients, desired, account, module.check_mode),
-        params["max_workers"],
+        params["max_concurrency"],
     )
+    if not params["regions"]:
+        # Only regions the module chose itself may be refusals (see module_utils/regions.py).
+        settle_refusals(outcomes, lambda: region_statuses(clients("ec2", home)))
     result, warnings, failed = summarise(outcomes, desired)
     for warning in warnings:
         module.warn(warning)

@@ -6,7 +6,7 @@ Two kinds of tests:
   returns (validated against botocore's service model), for what moto does not model the way AWS
   does: a GetDetector listing every feature (CLOUD_TRAIL, DNS_LOGS, ... and both runtime features),
   UpdateDetector merging features, TagResource/UntagResource (moto 5.2.5 answers them with HTTP 404),
-  and regions that refuse the request.
+  regions that refuse or deny the request, and throttling (moto never throttles).
 * moto tests (the ``aws`` fixture). What moto 5.2.5 does, measured here:
   - CreateDetector stores ``Features`` and GetDetector returns exactly those (not all features);
   - UpdateDetector with ``Features`` REPLACES the stored list (AWS merges);
@@ -24,11 +24,13 @@ from typing import Any
 from unittest import mock
 
 import boto3
+import botocore.exceptions
 import pytest
 from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.backoff import RetryPolicy
 from ansible_collections.gdpr.aws_monitoring.plugins.modules import guardduty_detector as module
 
 ACCOUNT = "123456789012"
@@ -62,6 +64,8 @@ def run(
         mock.patch("ansible.module_utils.basic.AnsibleModule.fail_json", _fail),
         mock.patch("ansible.module_utils.basic.AnsibleModule.warn", lambda self, w: warnings.append(w)),
     ]
+    if clients is not None and args.get("regions") and not clients.regions_known:
+        clients.known_regions_answer()  # the check of the named regions (ec2:DescribeRegions)
     if clients is not None:
         patches.append(mock.patch.object(module, "RegionalClients", lambda _module, _retry=None: clients))
     with patch_module_args(args), pytest.raises(ModuleExit) as info:
@@ -84,6 +88,15 @@ class StubbedClients:
     def __init__(self) -> None:
         self.stubbers: dict[tuple[str, str], Stubber] = {}
         self.clients: dict[tuple[str, str], Any] = {}
+        self.regions_known = False
+        self.sleeps: list[float] = []
+
+    def known_regions_answer(self, statuses: dict[str, str] | None = None) -> None:
+        """DescribeRegions(AllRegions=True) as AWS answers it: every region with its OptInStatus."""
+        self.regions_known = True
+        self.stub("ec2", "eu-west-1").add_response(
+            "describe_regions", {"Regions": region_list(statuses or {})}, {"AllRegions": True}
+        )
 
     def stub(self, service: str, region: str) -> Stubber:
         key = (service, region)
@@ -97,9 +110,8 @@ class StubbedClients:
             )
             self.stubbers[key] = Stubber(client)
             self.stubbers[key].activate()
-            self.clients[key] = RetryingBotoClientWrapper(
-                client, AWSRetry.jittered_backoff(retries=1, delay=0)
-            )
+            # The module's own retry policy, sleeping in no time (the sleeps are recorded).
+            self.clients[key] = RetryingBotoClientWrapper(client, RetryPolicy(sleep=self.sleeps.append))
         return self.stubbers[key]
 
     def __call__(self, service: str, region: str) -> Any:
@@ -108,6 +120,29 @@ class StubbedClients:
     def assert_all_used(self) -> None:
         for stubber in self.stubbers.values():
             stubber.assert_no_pending_responses()
+
+
+STANDARD_REGIONS = ("eu-central-1", "eu-south-1", "eu-west-1", "eu-west-2", "us-east-1")
+
+
+def region_list(statuses: dict[str, str]) -> list[dict[str, str]]:
+    """DescribeRegions' Regions: the standard ones (opt-in not required) plus ``statuses``."""
+    every = {r: "opt-in-not-required" for r in STANDARD_REGIONS}
+    every.update(statuses)
+    return [
+        {"RegionName": r, "Endpoint": f"ec2.{r}.amazonaws.com", "OptInStatus": status}
+        for r, status in sorted(every.items())
+    ]
+
+
+def discovered(stubs: StubbedClients, enabled: list[str]) -> None:
+    """DescribeRegions(AllRegions=False, opt-in filter): what the module works without regions."""
+    stubs.regions_known = True
+    stubs.stub("ec2", "eu-west-1").add_response(
+        "describe_regions",
+        {"Regions": [{"RegionName": r, "OptInStatus": "opt-in-not-required"} for r in enabled]},
+        {"AllRegions": False, "Filters": ANY},
+    )
 
 
 def real_detector(
@@ -279,6 +314,7 @@ def test_missing_detector_created_once_with_features_and_tags():
         "create_detector",
         {"DetectorId": "e" * 32},
         {
+            "ClientToken": ANY,
             "Enable": True,
             "FindingPublishingFrequency": "FIFTEEN_MINUTES",
             "Features": [{"Name": "S3_DATA_EVENTS", "Status": "ENABLED"}],
@@ -338,13 +374,18 @@ def test_purge_tags_untags_the_rest():
     assert out.result["detectors"][0]["tags"] == {"Purpose": "gdpr"}
 
 
-@pytest.mark.parametrize("code", ["UnrecognizedClientException", "AccessDeniedException", "OptInRequired"])
-def test_refusing_region_is_skipped_with_warning_and_others_still_done(code):
+@pytest.mark.parametrize(
+    "code", ["UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure", "OptInRequired"]
+)
+def test_discovered_region_not_opted_in_that_refuses_is_skipped_and_others_done(code):
     stubs = StubbedClients()
+    discovered(stubs, ["eu-west-1", "me-south-1"])
     refusing(stubs, "me-south-1", code)
     stub = existing(stubs, "eu-west-1", real_detector(status="DISABLED"))
     stub.add_response("update_detector", {}, {"DetectorId": "d" * 32, "Enable": True})
-    out = run({"regions": ["me-south-1", "eu-west-1"]}, stubs)
+    # Asked after the error: is me-south-1 really a region the account has not opted in to?
+    stubs.known_regions_answer({"me-south-1": "not-opted-in"})
+    out = run({}, stubs)
     stubs.assert_all_used()
     assert not out.failed, out.result
     assert [d["region"] for d in out.result["detectors"]] == ["eu-west-1"]
@@ -352,6 +393,113 @@ def test_refusing_region_is_skipped_with_warning_and_others_still_done(code):
     assert [s["region"] for s in out.result["skipped_regions"]] == ["me-south-1"]
     assert code in out.result["skipped_regions"][0]["reason"]
     assert any("me-south-1" in w for w in out.result["warnings"])
+    assert out.result["region_counts"] == {"done": 1, "refused": 1, "failed": 0}
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("AccessDeniedException", "not-opted-in"),  # a denial is never a refusal
+        ("AccessDenied", "opt-in-not-required"),
+        ("UnauthorizedOperation", "opt-in-not-required"),
+        ("UnrecognizedClientException", "opt-in-not-required"),  # enabled region: a credentials problem
+        ("UnrecognizedClientException", "opted-in"),
+    ],
+)
+def test_discovered_region_denying_or_enabled_fails_the_run_after_the_others(code, status):
+    """Issue 10: AccessDenied everywhere ended rc=0 with no detector; now every such region fails."""
+    stubs = StubbedClients()
+    discovered(stubs, ["eu-west-1", "me-south-1"])
+    refusing(stubs, "me-south-1", code)
+    stub = existing(stubs, "eu-west-1", real_detector(status="DISABLED"))
+    stub.add_response("update_detector", {}, {"DetectorId": "d" * 32, "Enable": True})
+    if code in ("UnrecognizedClientException",):
+        stubs.known_regions_answer({"me-south-1": status})
+    out = run({}, stubs)
+    stubs.assert_all_used()  # eu-west-1 was still done
+    assert out.failed
+    assert out.result["failed_regions"][0]["region"] == "me-south-1"
+    assert code in out.result["msg"] and "me-south-1" in out.result["msg"]
+    assert out.result["skipped_regions"] == []
+    assert out.result["region_counts"] == {"done": 1, "refused": 0, "failed": 1}
+    assert out.result["changed"] is True
+
+
+def test_refusal_shaped_error_in_a_named_region_fails_the_run():
+    """A region the user named is never skipped, even one the account has not opted in to."""
+    stubs = StubbedClients()
+    stubs.known_regions_answer({"me-south-1": "not-opted-in"})
+    refusing(stubs, "me-south-1", "UnrecognizedClientException")
+    existing(stubs, "eu-west-1", real_detector(enabled=()))
+    out = run({"regions": ["me-south-1", "eu-west-1"]}, stubs)
+    stubs.assert_all_used()
+    assert out.failed
+    assert [f["region"] for f in out.result["failed_regions"]] == ["me-south-1"]
+    assert out.result["region_counts"] == {"done": 1, "refused": 0, "failed": 1}
+
+
+def test_connection_lost_in_every_region_fails_the_run():
+    """Issue 10: the endpoint killed mid-run gave rc=0 with regions "skipped"."""
+    stubs = StubbedClients()
+    discovered(stubs, ["eu-west-1", "eu-west-2"])
+    lost = botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+    with mock.patch.object(module, "read_region", side_effect=lost):
+        out = run({}, stubs)
+    assert out.failed
+    assert sorted(f["region"] for f in out.result["failed_regions"]) == ["eu-west-1", "eu-west-2"]
+    assert out.result["region_counts"] == {"done": 0, "refused": 0, "failed": 2}
+
+
+def test_throttled_calls_are_retried_until_they_pass():
+    """Issue 10: ThrottlingException was never retried (GuardDuty's throttling code)."""
+    stubs = StubbedClients()
+    stub = stubs.stub("guardduty", "eu-west-1")
+    for _n in range(3):
+        stub.add_client_error(
+            "list_detectors", service_error_code="ThrottlingException", http_status_code=400
+        )
+    stub.add_response("list_detectors", {"DetectorIds": ["d" * 32]}, {})
+    stub.add_client_error(
+        "get_detector", service_error_code="InternalServerErrorException", http_status_code=500
+    )
+    stub.add_response("get_detector", real_detector(), {"DetectorId": "d" * 32})
+    out = run({"regions": ["eu-west-1"]}, stubs)
+    stubs.assert_all_used()
+    assert not out.failed, out.result
+    assert len(stubs.sleeps) == 4
+    assert out.result["region_counts"] == {"done": 1, "refused": 0, "failed": 0}
+
+
+def test_unknown_region_is_rejected_before_any_call_naming_the_variable():
+    """Issue 10 item 6: eu-wset-1 passed the format check and failed after other regions were written."""
+    stubs = StubbedClients()
+    stubs.known_regions_answer()
+    stubs.stub("guardduty", "eu-west-1")  # no responses: any GuardDuty call fails the test
+    out = run(
+        {"regions": ["eu-west-1", "eu-wset-1"], "variable_names": {"regions": "guardduty_regions"}},
+        stubs,
+    )
+    stubs.assert_all_used()
+    assert out.failed
+    assert "eu-wset-1 in guardduty_regions (did you mean eu-west-1?)" in out.result["msg"]
+    assert out.result["unknown_regions"] == ["eu-wset-1"]
+
+
+def test_unknown_home_region_is_named_by_its_variable():
+    stubs = StubbedClients()
+    stubs.known_regions_answer()
+    out = run(
+        {"regions": ["eu-west-1"], "region": "eu-wset-1", "variable_names": {"region": "guardduty_region"}},
+        stubs_for_home(stubs, "eu-wset-1"),
+    )
+    assert out.failed
+    assert "eu-wset-1 in guardduty_region" in out.result["msg"]
+
+
+def stubs_for_home(stubs: StubbedClients, home: str) -> StubbedClients:
+    """The ec2 client of ``home`` answers like eu-west-1's (moto does: one endpoint for all)."""
+    stubs.clients[("ec2", home)] = stubs.clients[("ec2", "eu-west-1")]
+    return stubs
 
 
 def test_other_error_fails_after_all_regions_ran_with_per_region_detail():
@@ -372,8 +520,8 @@ def test_other_error_fails_after_all_regions_ran_with_per_region_detail():
     assert [d["region"] for d in out.result["detectors"]] == ["eu-west-1"]
 
 
-def test_region_refusing_the_change_is_skipped_and_run_reports_changed_elsewhere():
-    """E.g. an SCP that allows reading GuardDuty but denies UpdateDetector in one region."""
+def test_denied_change_fails_the_run_and_reports_changed():
+    """E.g. an SCP that allows reading GuardDuty but denies UpdateDetector: that is not "done"."""
     stubs = StubbedClients()
     denied = existing(stubs, "eu-south-1", real_detector(status="DISABLED"))
     denied.add_client_error(
@@ -381,9 +529,10 @@ def test_region_refusing_the_change_is_skipped_and_run_reports_changed_elsewhere
     )
     out = run({"regions": ["eu-south-1"]}, stubs)
     stubs.assert_all_used()
-    assert not out.failed, out.result
-    assert out.result["skipped_regions"][0]["region"] == "eu-south-1"
-    assert out.result["detectors"] == []
+    assert out.failed
+    assert out.result["failed_regions"][0]["region"] == "eu-south-1"
+    assert "AccessDeniedException" in out.result["msg"]
+    assert out.result["changed"] is True
 
 
 def test_failure_after_a_write_reports_changed():
