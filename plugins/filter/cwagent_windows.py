@@ -22,7 +22,30 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import cwagent
 VAR_PREFIX = "cloudwatch_agent_windows_"
 # IIS schema default for site and central log directories (applicationHost.config omits defaults).
 IIS_DEFAULT_LOG_DIRECTORY = r"%SystemDrive%\inetpub\logs\LogFiles"
-IIS_FALLBACK_PATH = r"C:\inetpub\logs\LogFiles\W3SVC*\*.log"
+# Without IIS (or with an unreadable configuration): the IIS default layout on the host's system
+# drive, expanded with the host's %SystemDrive% (discover_iis.ps1 always reports it).
+IIS_FALLBACK_PATH = r"%SystemDrive%\inetpub\logs\LogFiles\W3SVC*\*.log"
+# logInUTF8="false": IIS writes the system ANSI code page. Windows ANSI code pages -> the IANA names
+# the agent's file input accepts (golang.org/x/text ianaindex, plugins/inputs/logfile/fileconfig.go).
+ANSI_CODE_PAGES = {
+    "874": "windows-874",
+    "932": "shift_jis",
+    "936": "gbk",
+    "949": "euc-kr",
+    "950": "big5",
+    "1250": "windows-1250",
+    "1251": "windows-1251",
+    "1252": "windows-1252",
+    "1253": "windows-1253",
+    "1254": "windows-1254",
+    "1255": "windows-1255",
+    "1256": "windows-1256",
+    "1257": "windows-1257",
+    "1258": "windows-1258",
+}
+BOOLEAN_SETTINGS = ("iis_logs", "iis_stream_per_site", "iis_skip_comment_lines")
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
 # IIS writes W3C date and time fields in UTC, whatever the server's time zone.
 W3C_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Formats that produce text files; "Custom" hands records to a logging module (e.g. ODBC).
@@ -44,6 +67,7 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     "iis_fallback_path": IIS_FALLBACK_PATH,
     "iis_stream_per_site": True,
     "iis_skip_comment_lines": True,
+    "iis_encoding": "",
     "security_event_levels": ["CRITICAL", "ERROR", "WARNING", "INFORMATION"],
     "system_event_levels": ["CRITICAL", "ERROR", "WARNING"],
     "application_event_levels": ["CRITICAL", "ERROR", "WARNING"],
@@ -84,6 +108,18 @@ def _flag(value: Any, default: bool) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() == "true"
+
+
+def to_bool(value: Any, what: str) -> bool:
+    """A role boolean as Ansible accepts it: ``-e x=false`` arrives as the string "false"."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise cwagent.ConventionError(f"{what}: {value!r} is not a boolean")
 
 
 def expand_environment(path: str, environment: Mapping[str, Any], what: str) -> str:
@@ -182,6 +218,8 @@ def _settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         raise cwagent.ConventionError(f"unknown settings: {', '.join(unknown)}")
     merged = {**SETTINGS_DEFAULTS, **{k: v for k, v in (settings or {}).items() if v is not None}}
     merged["retention_days"] = cwagent.validate_retention(merged["retention_days"], _var("retention_days"))
+    for key in BOOLEAN_SETTINGS:
+        merged[key] = to_bool(merged[key], _var(key))
     if merged["log_group_class"] not in cwagent.LOG_GROUP_CLASSES:
         raise cwagent.ConventionError(
             f"{_var('log_group_class')}: {merged['log_group_class']!r} not in {cwagent.LOG_GROUP_CLASSES}"
@@ -200,6 +238,48 @@ def _group(settings: Mapping[str, Any], source: str, what: str) -> str:
         raise cwagent.ConventionError(f"{what}: {exc}") from exc
 
 
+def iis_encoding(discovery: Mapping[str, Any] | None, configured: Any) -> str | None:
+    """The agent ``encoding`` for IIS log files: the setting, else what the host's IIS writes."""
+    if configured:
+        return str(configured)
+    discovery = discovery or {}
+    if _flag(discovery.get("log_in_utf8"), True):
+        return None  # UTF-8, the agent's default
+    code_page = str(discovery.get("ansi_code_page") or "").strip()
+    if code_page not in ANSI_CODE_PAGES:
+        raise cwagent.ConventionError(
+            f"IIS writes its logs in the ANSI code page {code_page or '(unknown)'} "
+            '(logInUTF8="false"), which this role cannot name for the agent: '
+            f"set {_var('iis_encoding')} to its IANA name"
+        )
+    return ANSI_CODE_PAGES[code_page]
+
+
+def _fallback_entry(
+    discovery: Mapping[str, Any] | None, settings: Mapping[str, Any], group: str, common: dict[str, Any]
+) -> dict[str, Any]:
+    path = str(settings["iis_fallback_path"])
+    environment = (discovery or {}).get("environment")
+    if environment:
+        path = expand_environment(path, environment, _var("iis_fallback_path"))
+    entry = cwagent.file_entry(
+        path,
+        group,
+        settings["retention_days"],
+        settings["log_stream_name"],
+        timestamp_format=W3C_TIMESTAMP_FORMAT,
+        timezone="UTC",
+        encoding=settings["iis_encoding"] or None,
+        **common,
+    )
+    # A glob alone makes the agent follow only the newest matching file (plugins/inputs/logfile,
+    # logfile.go): every site but the busiest would be lost. publish_multi_logs follows each file, in
+    # a stream "<stream>_<file path>" per file. Set here, after the shared schema check, because only
+    # this entry needs it (the agent's schema accepts it in files.collect_list).
+    entry["publish_multi_logs"] = True
+    return entry
+
+
 def _iis_entries(discovery: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
     group = _group(settings, IIS_SOURCE, _var("log_group_prefix"))
     stream = settings["log_stream_name"]
@@ -208,18 +288,9 @@ def _iis_entries(discovery: Mapping[str, Any] | None, settings: Mapping[str, Any
         # W3C files start with #Software/#Fields header lines that carry no request.
         common["filters"] = [{"type": "exclude", "expression": "^#"}]
     installed = bool(discovery) and _flag((discovery or {}).get("iis_installed"), False)
-    if not installed:
-        return [
-            cwagent.file_entry(
-                str(settings["iis_fallback_path"]),
-                group,
-                settings["retention_days"],
-                stream,
-                timestamp_format=W3C_TIMESTAMP_FORMAT,
-                timezone="UTC",
-                **common,
-            )
-        ]
+    if not installed or (discovery or {}).get("config_error"):
+        return [_fallback_entry(discovery, settings, group, common)]
+    encoding = iis_encoding(discovery, settings["iis_encoding"])
     entries = []
     for source in iis_log_sources(discovery):
         w3c = source["log_format"] == "W3C"
@@ -231,6 +302,7 @@ def _iis_entries(discovery: Mapping[str, Any] | None, settings: Mapping[str, Any
                 f"{stream}/{source['stream_suffix']}" if settings["iis_stream_per_site"] else stream,
                 timestamp_format=W3C_TIMESTAMP_FORMAT if w3c else None,
                 timezone="UTC" if w3c else None,
+                encoding=encoding,
                 **common,
             )
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -70,7 +71,28 @@ LAYOUTS: dict[str, dict] = {
         "site_defaults": {},
         "central_log": {},
         "sites": [],
-        "environment": {},
+        "environment": {"SystemDrive": "C:"},
+    },
+    # IIS on a D: system drive, ANSI logs (logInUTF8="false", code page 1252)
+    "ansi_on_d": {
+        "iis_installed": True,
+        "log_in_utf8": "false",
+        "ansi_code_page": "1252",
+        "site_defaults": {"logFormat": "W3C"},
+        "central_log": {},
+        "sites": [{"id": "1", "name": "Default Web Site", "protocols": "http", "log_file": {}}],
+        "environment": {"SystemDrive": "D:"},
+    },
+    # Shared Configuration on a share the session cannot read: the fallback, on the host's drive
+    "shared_unreadable": {
+        "iis_installed": True,
+        "shared_config": True,
+        "config_path": r"\\files\iis\applicationHost.config",
+        "config_error": r"\\files\iis\applicationHost.config: Access to the path is denied.",
+        "site_defaults": {},
+        "central_log": {},
+        "sites": [],
+        "environment": {"SystemDrive": "E:"},
     },
 }  # fmt: skip
 EXPECTED_IIS = {
@@ -87,7 +109,12 @@ EXPECTED_IIS = {
         r"C:\wl\W3SVC6\*.log": "{instance_id}/W3SVC6",
     },
     "iis_absent": {r"C:\inetpub\logs\LogFiles\W3SVC*\*.log": "{instance_id}"},
+    "ansi_on_d": {r"D:\inetpub\logs\LogFiles\W3SVC1\*.log": "{instance_id}/W3SVC1"},
+    "shared_unreadable": {r"E:\inetpub\logs\LogFiles\W3SVC*\*.log": "{instance_id}"},
 }
+# Fallback entries follow every matching file (a glob alone gives the agent only the newest one).
+FALLBACK_LAYOUTS = {"iis_absent", "shared_unreadable"}
+EXPECTED_ENCODING = {"ansi_on_d": "windows-1252"}
 EXPECTED_GROUPS = {
     f"{PREFIX}/iis/access",
     f"{PREFIX}/windows/security",
@@ -137,6 +164,7 @@ AGENT_LOGS_SCHEMA = {
                                             "timezone": {"enum": ["Local", "LOCAL", "UTC"]},
                                             "multi_line_start_pattern": {"type": "string", "minLength": 1},
                                             "encoding": {"type": "string", "minLength": 1},
+                                            "publish_multi_logs": {"type": "boolean"},
                                             "filters": _FILTERS,
                                         },
                                     },
@@ -338,6 +366,8 @@ def test_iis_paths_streams_and_w3c_timestamps(rendered, layout):
         assert entry["timestamp_format"] == "%Y-%m-%d %H:%M:%S"
         assert entry["timezone"] == "UTC"
         assert entry["filters"] == [{"type": "exclude", "expression": "^#"}]
+        assert entry.get("publish_multi_logs", False) is (layout in FALLBACK_LAYOUTS)
+        assert entry.get("encoding") == EXPECTED_ENCODING.get(layout)
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
@@ -387,8 +417,6 @@ def refusals(tmp_path_factory: pytest.TempPathFactory) -> dict:
     cases = {**BAD_INPUT, "defaults": ("main", {}, "")}
     plays = []
     for case, (entry, role_vars, _message) in cases.items():
-        # No embedded AWS here: the log groups step (tested below, against moto) is switched off.
-        role_vars = {f"{V}manage_log_groups": False, **role_vars}
         play = role_play(f"Input {case}", entry, role_vars, [])
         play["tasks"] = [
             {
@@ -419,7 +447,7 @@ def test_bad_input_is_rejected_on_the_controller_before_any_host_task(refusals, 
 def test_valid_defaults_pass_every_controller_check_and_reach_the_host(refusals):
     """With defaults, validation and plan succeed and the first Windows module runs (and, on this
     Linux controller, fails for want of PowerShell): nothing before it refused the input."""
-    assert refusals["defaults"]["task"] == "Look for an installed agent"
+    assert refusals["defaults"]["task"] == "Create the staging directory for Administrators and SYSTEM only"
     assert "powershell" in refusals["defaults"]["msg"]
 
 
@@ -434,14 +462,122 @@ def test_syntax_check_covers_the_windows_tasks(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_every_powershell_script_the_tasks_use_is_shipped():
-    scripts = set()
+def _win_powershell_tasks() -> list[dict]:
+    found = []
     for tasks_file in (ROLE / "tasks").glob("*.yml"):
         for task in yaml.safe_load(tasks_file.read_text()) or []:
             for inner in [task, *task.get("block", [])]:
                 module = inner.get("ansible.windows.win_powershell")
                 if module:
-                    scripts.add(module["path"])
-    assert scripts == {"discover_iis.ps1", "check_signature.ps1", "apply_fragment.ps1"}
+                    found.append(module)
+    return found
+
+
+def test_every_powershell_script_the_tasks_use_is_shipped():
+    scripts = set()
+    for module in _win_powershell_tasks():
+        match = re.fullmatch(
+            r"\{\{ lookup\('ansible\.builtin\.file', '([\w.]+\.ps1)'\) \}\}", module["script"]
+        )
+        assert match, module["script"]
+        scripts.add(match.group(1))
+    assert scripts == {"prepare_staging.ps1", "discover_iis.ps1", "inspect_msi.ps1", "apply_fragment.ps1"}
     for script in scripts:
         assert (ROLE / "files" / script).is_file()
+
+
+def test_scripts_are_passed_as_text_not_path():
+    """Issue 17 item 1: win_powershell's ``path`` does not exist before ansible.windows 3.1.0, and
+    3.1-3.6 call DataLoader.get_text_file_contents, which only ansible-core 2.19 has. ``script``
+    (the file's text through the file lookup) works on the whole declared range."""
+    modules = _win_powershell_tasks()
+    assert len(modules) == 4
+    assert all("path" not in module and "script" in module for module in modules)
+
+
+# --- Issue 10 item 5: booleans given on the command line (-e x=false / -e x=true) --------------
+ARGSPEC = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())
+BOOLEANS = sorted(
+    name for name, spec in ARGSPEC["argument_specs"]["main"]["options"].items() if spec.get("type") == "bool"
+)
+
+
+def _conditions(node: object) -> list[str]:
+    """Every Jinja expression a task evaluates as a condition (when, changed_when, failed_when,
+    assert's that), and every templated string (where a boolean may be passed on)."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("when", "changed_when", "failed_when", "that"):
+                found += [str(v) for v in (value if isinstance(value, list) else [value])]
+            else:
+                found += _conditions(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _conditions(item)
+    elif isinstance(node, str):
+        found += re.findall(r"\{\{(.*?)\}\}", node, re.DOTALL)
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", [*sorted((ROLE / "tasks").glob("*.yml")), ROLE / "vars" / "main.yml"], ids=str
+)
+def test_every_boolean_variable_is_converted_where_it_is_used(path):
+    """``-e x=false`` gives the string "false": truthy, and on ansible-core 2.19 a conditional error.
+    Every use of a boolean variable in a condition or a value the role passes on goes through bool."""
+    text_uses = _conditions(yaml.safe_load(path.read_text()))
+    for use in text_uses:
+        for name in BOOLEANS:
+            for match in re.finditer(rf"\b{name}\b(?!\w)", use):
+                rest = use[match.end() :].lstrip()
+                assert rest.startswith("| bool"), f"{path.name}: {name} used without | bool in: {use}"
+
+
+def test_booleans_as_strings_from_the_command_line(tmp_path):
+    """The role's entry points with every boolean given as -e name=false (and =true): the
+    fragment follows the values, and main reaches its first host task (nothing before it trips)."""
+    results = {}
+    for value in ("false", "true"):
+        out = tmp_path / value
+        out.mkdir()
+        # manage_log_groups=true needs AWS (its own tests run it against moto): false in both runs
+        given = {name: value for name in BOOLEANS} | {f"{V}manage_log_groups": "false"}
+        extra = [arg for name, text in given.items() for arg in ("-e", f"{name}={text}")]
+        run_main = role_play(f"Main with {value}", "main", SITE_VARS, [])
+        run_main["tasks"] = [
+            {
+                "name": "Run the role and record where it stops",
+                "block": run_main["tasks"],
+                "rescue": [keep("main", "ansible_failed_task.name")],
+            }
+        ]
+        plays = [
+            role_play(
+                f"Render with {value}",
+                "render",
+                {**SITE_VARS, "cloudwatch_agent_windows_iis_discovery": LAYOUTS["several_sites"]},
+                [keep("fragment", "cloudwatch_agent_windows_fragment_json | from_json")],
+            ),
+            role_play(
+                f"Plan with {value}", "plan", SITE_VARS, [keep("plan", "cloudwatch_agent_windows_log_groups")]
+            ),
+            run_main,
+            write_results(out / "results.json"),
+        ]
+        result = run_playbook(plays, out, *extra)
+        assert result.returncode == 0, result.stdout + result.stderr
+        results[value] = json.loads((out / "results.json").read_text())
+    off, on = results["false"], results["true"]
+    # iis_logs=false: no IIS files at all; true: one stream per site, header lines dropped
+    assert "files" not in off["fragment"]["logs"]["logs_collected"]
+    assert f"{PREFIX}/iis/access" not in {g["name"] for g in off["plan"]}
+    files = on["fragment"]["logs"]["logs_collected"]["files"]["collect_list"]
+    assert {e["log_stream_name"] for e in files} == {
+        "{instance_id}/W3SVC1",
+        "{instance_id}/W3SVC2",
+        "{instance_id}/W3SVC5",
+    }
+    assert all(e["filters"] == [{"type": "exclude", "expression": "^#"}] for e in files)
+    first_host_task = "Create the staging directory for Administrators and SYSTEM only"
+    assert off["main"] == on["main"] == first_host_task

@@ -111,18 +111,37 @@ def test_non_numeric_site_id_is_rejected():
         cw.iis_log_sources(discovery(site("x1", "a")))
 
 
-@pytest.mark.parametrize("absent", [None, {}, {"iis_installed": False, "sites": []}])
-def test_iis_absent_uses_fallback_glob(absent):
+ABSENT_ON_D = {"iis_installed": False, "sites": [], "environment": {"SystemDrive": "D:"}}
+UNREADABLE = {"iis_installed": True, "config_error": r"\\files\iis\applicationHost.config: access denied",
+              "sites": [], "environment": {"SystemDrive": "E:"}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("absent", "path"),
+    [
+        # plan (no host): the path is not written anywhere, the variable stays
+        (None, r"%SystemDrive%\inetpub\logs\LogFiles\W3SVC*\*.log"),
+        ({}, r"%SystemDrive%\inetpub\logs\LogFiles\W3SVC*\*.log"),
+        # a host: its own system drive, not C: (issue 17 item 7)
+        (ABSENT_ON_D, r"D:\inetpub\logs\LogFiles\W3SVC*\*.log"),
+        # IIS there but its configuration unreadable: the fallback, as the README promises (item 10)
+        (UNREADABLE, r"E:\inetpub\logs\LogFiles\W3SVC*\*.log"),
+    ],
+    ids=["none", "empty", "absent_on_d", "unreadable_config"],
+)
+def test_iis_absent_uses_fallback_glob_on_the_hosts_system_drive(absent, path):
     files = cw.windows_fragment(absent, {"log_group_prefix": "/p"})["logs"]["logs_collected"]["files"]
     assert files["collect_list"] == [
         {
-            "file_path": r"C:\inetpub\logs\LogFiles\W3SVC*\*.log",
+            "file_path": path,
             "log_group_name": "/p/iis/access",
             "log_stream_name": "{instance_id}",
             "timestamp_format": "%Y-%m-%d %H:%M:%S",
             "timezone": "UTC",
             "log_group_class": "STANDARD",
             "filters": [{"type": "exclude", "expression": "^#"}],
+            # every site's files, not only the newest file of all (the agent's glob rule)
+            "publish_multi_logs": True,
         }
     ]
 
@@ -262,3 +281,49 @@ def test_no_fragment_carries_retention_the_agent_would_force_on_its_groups(found
     assert planned["/gdpr/prod/app/audit"] == 731
     assert planned["/gdpr/prod/iis/access"] == 3653
     assert {g["name"] for g in cwagent.log_groups_from_fragment(frag)} == set(planned)
+
+
+# --- Issue 17 item 6: the encoding IIS really writes --------------------------------------------
+def _iis_files(found: dict, **settings) -> list[dict]:
+    frag = cw.windows_fragment(found, {"log_group_prefix": "/p", **settings})
+    return frag["logs"]["logs_collected"]["files"]["collect_list"]
+
+
+@pytest.mark.parametrize(
+    ("code_page", "encoding"), [("1252", "windows-1252"), ("932", "shift_jis"), ("1251", "windows-1251")]
+)
+def test_ansi_iis_logs_get_the_hosts_code_page_as_encoding(code_page, encoding):
+    found = discovery(site("1", "a"), site("2", "b"), log_in_utf8="false", ansi_code_page=code_page)
+    assert [e.get("encoding") for e in _iis_files(found)] == [encoding, encoding]
+
+
+@pytest.mark.parametrize("utf8", ["true", "", None])
+def test_utf8_iis_logs_keep_the_agents_default_encoding(utf8):
+    found = discovery(site("1", "a"), log_in_utf8=utf8, ansi_code_page="1252")
+    assert "encoding" not in _iis_files(found)[0]
+
+
+def test_unknown_ansi_code_page_is_refused_naming_the_variable_and_the_setting_overrides():
+    found = discovery(site("1", "a"), log_in_utf8="false", ansi_code_page="20127")
+    with pytest.raises(cwagent.ConventionError, match="cloudwatch_agent_windows_iis_encoding"):
+        _iis_files(found)
+    assert _iis_files(found, iis_encoding="us-ascii")[0]["encoding"] == "us-ascii"
+
+
+# --- Issue 10 item 5: booleans given as -e x=false arrive as strings -----------------------------
+@pytest.mark.parametrize("value", ["false", "False", "no", "0", False])
+def test_false_strings_switch_iis_collection_off(value):
+    frag = cw.windows_fragment(discovery(site("1", "a")), {"iis_logs": value})
+    assert "files" not in frag["logs"]["logs_collected"]
+
+
+@pytest.mark.parametrize("value", ["false", False])
+def test_false_strings_give_one_stream_and_keep_header_lines(value):
+    entry = _iis_files(discovery(site("1", "a")), iis_stream_per_site=value, iis_skip_comment_lines=value)[0]
+    assert entry["log_stream_name"] == "{instance_id}"
+    assert "filters" not in entry
+
+
+def test_a_non_boolean_is_refused_naming_the_variable():
+    with pytest.raises(cwagent.ConventionError, match="cloudwatch_agent_windows_iis_stream_per_site"):
+        cw.windows_fragment(None, {"iis_stream_per_site": "maybe"})
