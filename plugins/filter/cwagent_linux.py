@@ -11,9 +11,13 @@ conventions of ``module_utils/cwagent.py``.
 
 from __future__ import annotations
 
+import json
+import posixpath
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import tomllib
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import cwagent
@@ -98,6 +102,33 @@ FORMAT_KEYS: frozenset[str] = frozenset(
     {"timestamp_format", "timezone", "multi_line_start_pattern", "encoding"}
 )
 EXTRA_FILE_KEYS: frozenset[str] = FORMAT_KEYS | {"file_path", "source", "filters"}
+# The only timezones the agent's timestamp parsing knows (its schema's enum).
+TIMEZONES: tuple[str, ...] = ("Local", "UTC")
+FILTER_TYPES: tuple[str, ...] = ("include", "exclude")
+# The agent compiles patterns with Go's RE2, which has no lookaround, atomic groups or backreferences;
+# Python's re accepts them, so they are refused by name before any host is touched.
+_RE2_UNSUPPORTED = re.compile(r"\(\?(?:[=!>]|<[=!])|\\[1-9]")
+
+# The agent's own files under its home: a fragment written over one of them would replace the user's
+# main config, the translated config or the credentials file; the agent's config directory holds
+# the stored fragments (ours included), which only the control script may write.
+AGENT_HOME = "/opt/aws/amazon-cloudwatch-agent"
+AGENT_OWN_FILES: tuple[str, ...] = tuple(
+    f"{AGENT_HOME}/etc/{name}"
+    for name in (
+        "amazon-cloudwatch-agent.json",
+        "amazon-cloudwatch-agent.toml",
+        "common-config.toml",
+        "env-config.json",
+    )
+)
+AGENT_CONFIG_DIR = f"{AGENT_HOME}/etc/amazon-cloudwatch-agent.d"
+COMMON_CONFIG_MARK = "gdpr.aws_monitoring cloudwatch_agent_linux"
+# Variables behind each key the role writes to common-config.toml's [credentials] table.
+CREDENTIAL_VARS: dict[str, str] = {
+    "shared_credential_profile": f"{ROLE}_credential_profile",
+    "shared_credential_file": f"{ROLE}_shared_credential_file",
+}
 
 
 def _fail(message: str) -> AnsibleFilterError:
@@ -129,8 +160,62 @@ def source_formats(source: str, host: Mapping[str, Any] | None, overrides: Mappi
     unknown = sorted(set(override) - FORMAT_KEYS)
     if unknown:
         raise _fail(f"{ROLE}_log_formats[{source!r}]: unknown keys {', '.join(unknown)}")
+    _check_formats(override, f"{ROLE}_log_formats[{source!r}]")
     formats.update(override)
     return {k: v for k, v in formats.items() if v not in (None, "")}
+
+
+def _check_regex(pattern: Any, var: str) -> None:
+    if not isinstance(pattern, str) or not pattern:
+        raise _fail(f"{var}: give a regular expression")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise _fail(f"{var}: {pattern!r} is not a valid regular expression: {exc}") from exc
+    if _RE2_UNSUPPORTED.search(pattern):
+        raise _fail(
+            f"{var}: {pattern!r} uses lookaround, an atomic group or a backreference, which the"
+            " agent's regular expressions (Go RE2) do not support"
+        )
+
+
+def _check_formats(formats: Mapping[str, Any], var: str) -> None:
+    """Timezone, multi-line pattern and filters as the agent accepts them (it fails or ignores otherwise)."""
+    timezone = formats.get("timezone")
+    if timezone not in (None, "") and timezone not in TIMEZONES:
+        raise _fail(f"{var}.timezone: {timezone!r} is not one the agent knows ({', '.join(TIMEZONES)})")
+    pattern = formats.get("multi_line_start_pattern")
+    if pattern not in (None, "", "{timestamp_format}"):
+        _check_regex(pattern, f"{var}.multi_line_start_pattern")
+    filters = formats.get("filters")
+    if filters in (None, []):
+        return
+    if not isinstance(filters, list):
+        raise _fail(f"{var}.filters: give a list of {{type: include|exclude, expression}}")
+    for index, item in enumerate(filters):
+        where = f"{var}.filters[{index}]"
+        if not isinstance(item, Mapping) or set(item) != {"type", "expression"}:
+            raise _fail(f"{where}: give exactly type (include or exclude) and expression")
+        if item["type"] not in FILTER_TYPES:
+            raise _fail(f"{where}.type: {item['type']!r} is not include or exclude")
+        _check_regex(item["expression"], f"{where}.expression")
+
+
+def _check_log_formats(options: Mapping[str, Any]) -> None:
+    """log_formats may name built-in sources (whatever a host runs) and the extra files' sources."""
+    overrides = options.get("log_formats") or {}
+    if not isinstance(overrides, Mapping):
+        raise _fail(f"{ROLE}_log_formats: give a dict of source -> formats")
+    known = set(FORMATS)
+    known.update(
+        extra.get("source") for extra in options.get("extra_files") or [] if isinstance(extra, Mapping)
+    )
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise _fail(
+            f"{ROLE}_log_formats: no log source named {', '.join(unknown)}"
+            f" (sources: {', '.join(sorted(str(k) for k in known))})"
+        )
 
 
 def cwagent_linux_detect(wanted: Iterable[str], packages: Mapping[str, Any]) -> list[str]:
@@ -177,6 +262,11 @@ def _extra_entries(
         source = extra.get("source")
         if not isinstance(source, str) or not source:
             raise _fail(f"{var}.source: give the log source, e.g. apache/access or myapp/app")
+        try:  # the source alone, so that a bad one is blamed on this item, not on the prefix
+            cwagent.log_group_name("/", source)
+        except cwagent.ConventionError as exc:
+            raise _fail(f"{var}.source: {exc}") from exc
+        _check_formats(extra, var)
         formats = source_formats(source, host, options.get("log_formats") or {})
         formats.update({k: extra[k] for k in FORMAT_KEYS | {"filters"} if extra.get(k) not in (None, "")})
         yield source, path, formats
@@ -205,6 +295,7 @@ def _planned_entries(
     configured source is included with Debian paths, which name the same log groups.
     """
     web = _check_names(web_servers, WEB_SERVERS, f"{ROLE}_web_servers")
+    _check_log_formats(options)
     system = _check_names(options.get("system_logs"), SYSTEM_LOGS, f"{ROLE}_system_logs")
     family = _family(host.get("os_family")) if host else "Debian"
     paths = PATHS[family]
@@ -278,6 +369,136 @@ def cwagent_linux_log_groups(
     return [{**group, "region": region} if region else group for group in groups]
 
 
+def cwagent_linux_fragment_path_problem(path: str) -> str:
+    """Why ``path`` cannot be the role's fragment file, or ``""``: the agent's own files are not ours."""
+    normal = posixpath.normpath(str(path))
+    if normal in AGENT_OWN_FILES:
+        return f"{ROLE}_fragment_path: {path} is the agent's own file; give a path of this role's own"
+    if normal == AGENT_CONFIG_DIR or normal.startswith(AGENT_CONFIG_DIR + "/"):
+        return (
+            f"{ROLE}_fragment_path: {path} is in the agent's config directory {AGENT_CONFIG_DIR}, "
+            "where the agent keeps its stored copies; give a path outside it"
+        )
+    return ""
+
+
+def cwagent_linux_gpg_key_fingerprints(colons: str) -> list[str]:
+    """Primary-key fingerprints in ``gpg --with-colons --import-options show-only --import`` output.
+
+    A ``fpr`` record belongs to the key record just before it; only those after ``pub`` are primary
+    keys (``sub`` fingerprints are subkeys, which a key file may carry too).
+    """
+    fingerprints, owner = [], ""
+    for line in str(colons or "").splitlines():
+        fields = line.split(":")
+        if fields[0] in ("pub", "sub", "sec", "ssb"):
+            owner = fields[0]
+        elif fields[0] == "fpr" and len(fields) > 9:
+            if owner in ("pub", "sec"):
+                fingerprints.append(fields[9].upper())
+            owner = ""
+    return fingerprints
+
+
+def cwagent_linux_gpg_valid_signers(status: str | list[str]) -> list[str]:
+    """Primary-key fingerprints of the good signatures in ``gpg --status-fd`` output.
+
+    gpg's DETAILS: ``VALIDSIG <fpr> <date> <timestamp> <expire> <version> <reserved> <pubkey-algo>
+    <hash-algo> <sig-class> [<primary-key-fpr>]``; the primary key's fingerprint is the 10th argument
+    (field 11 counting ``[GNUPG:]`` as 0). The first argument is the signing (sub)key's.
+    """
+    lines = status.splitlines() if isinstance(status, str) else list(status or [])
+    signers = []
+    for line in lines:
+        fields = str(line).split()
+        if fields[:2] == ["[GNUPG:]", "VALIDSIG"] and len(fields) >= 12:
+            signers.append(fields[11].upper())
+    return signers
+
+
+def _toml_header(line: str) -> str | None:
+    match = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", line)
+    return match.group(1) if match else None
+
+
+def _parse_toml(text: str, what: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _fail(f"{what} is not valid TOML ({exc}); fix it first, the role does not guess") from exc
+
+
+def _without_own_lines(lines: list[str]) -> tuple[list[str], int | None]:
+    """The file without what the role wrote before, and where its block was (to put it back there)."""
+    begin, end, own = (
+        f"# BEGIN {COMMON_CONFIG_MARK}",
+        f"# END {COMMON_CONFIG_MARK}",
+        f"  # {COMMON_CONFIG_MARK}",
+    )
+    kept: list[str] = []
+    block_at, inside = None, False
+    for line in lines:
+        if line.rstrip("\n") == begin:
+            inside, block_at = True, len(kept)
+        elif inside:
+            inside = line.rstrip("\n") != end
+        elif not line.rstrip("\n").endswith(own):
+            kept.append(line)
+    return kept, block_at
+
+
+def cwagent_linux_common_config(
+    text: str, settings: Mapping[str, str], path: str = "common-config.toml"
+) -> str:
+    """``common-config.toml`` with the role's credential settings, the user's own lines kept.
+
+    ``settings``: ``shared_credential_profile`` and ``shared_credential_file``; empty values are not
+    set (all empty: only what the role wrote before is taken out). Without a ``[credentials]`` table
+    the role appends its own, between markers; a user's table gets the missing keys (each marked),
+    and a key the user set to another value fails, naming the variable: the role never overrides it.
+    """
+    wanted = {k: str(v) for k, v in (settings or {}).items() if v not in (None, "")}
+    unknown = sorted(set(wanted) - set(CREDENTIAL_VARS))
+    if unknown:
+        raise _fail(f"{ROLE}: unknown common-config settings {', '.join(unknown)}")
+    lines, block_at = _without_own_lines(str(text or "").splitlines(keepends=True))
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    users = _parse_toml("".join(lines), path).get("credentials")
+    if not wanted:
+        return "".join(lines)
+    if users is None:
+        block = [f"# BEGIN {COMMON_CONFIG_MARK}\n", "[credentials]\n"]
+        block += [f"{key} = {json.dumps(value)}\n" for key, value in wanted.items()]
+        block.append(f"# END {COMMON_CONFIG_MARK}\n")
+        at = len(lines) if block_at is None else block_at
+        lines[at:at] = block
+    else:
+        header = next((i for i, line in enumerate(lines) if _toml_header(line) == "credentials"), None)
+        if header is None or not isinstance(users, Mapping):
+            raise _fail(
+                f"{ROLE}_credential_profile/{ROLE}_shared_credential_file: {path} defines its credentials "
+                "other than as a [credentials] table; the role cannot edit them: set them there yourself "
+                "and leave these variables empty"
+            )
+        added = []
+        for key, value in wanted.items():
+            have = users.get(key)
+            if have is not None and have != value:
+                raise _fail(
+                    f"{CREDENTIAL_VARS[key]}: {path} already sets {key} = {json.dumps(have)} in its own"
+                    " [credentials] table, which the role does not override: use that value or edit the file"
+                )
+            if have is None:
+                added.append(f"{key} = {json.dumps(value)}  # {COMMON_CONFIG_MARK}\n")
+        lines[header + 1 : header + 1] = added
+    result = "".join(lines)
+    got = _parse_toml(result, f"{path} as the role would write it").get("credentials") or {}
+    if any(got.get(key) != value for key, value in wanted.items()):
+        raise _fail(f"{ROLE}: could not set the credentials in {path}")
+    return result
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -285,5 +506,9 @@ class FilterModule:
             "cwagent_linux_system_log_paths": cwagent_linux_system_log_paths,
             "cwagent_linux_stored_name": cwagent_linux_stored_name,
             "cwagent_linux_fragment": cwagent_linux_fragment,
+            "cwagent_linux_fragment_path_problem": cwagent_linux_fragment_path_problem,
+            "cwagent_linux_gpg_key_fingerprints": cwagent_linux_gpg_key_fingerprints,
+            "cwagent_linux_gpg_valid_signers": cwagent_linux_gpg_valid_signers,
+            "cwagent_linux_common_config": cwagent_linux_common_config,
             "cwagent_linux_log_groups": cwagent_linux_log_groups,
         }

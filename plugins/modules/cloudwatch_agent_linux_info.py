@@ -12,7 +12,8 @@ short_description: Read in one call what the Linux CloudWatch agent role needs t
 version_added: 0.1.0
 description:
   - Read-only. Reports installed packages, which of some files exist, the text of some files, the
-    groups of a user and the state of a systemd service.
+    groups of a user, which of some groups exist, whether systemd runs the host and the state of a
+    systemd service.
   - Used by the M(gdpr.aws_monitoring.cloudwatch_agent_linux) role so that a run with nothing to do
     costs one remote call instead of one per question.
 author:
@@ -36,6 +37,11 @@ options:
   user:
     description: User whose groups are reported.
     type: str
+  groups:
+    description: Group names whose existence is reported.
+    type: list
+    elements: str
+    default: []
   service:
     description: systemd service whose enabled and active state is reported.
     type: str
@@ -79,6 +85,15 @@ user_groups:
   returned: always
   type: list
   elements: str
+groups:
+  description: The O(groups) that exist.
+  returned: always
+  type: list
+  elements: str
+systemd:
+  description: Whether systemd is the host's init system (C(/run/systemd/system) exists, as sd_booted() checks).
+  returned: always
+  type: bool
 service:
   description: State of O(service); both false when it is unknown or none was asked.
   returned: always
@@ -138,6 +153,22 @@ def user_groups(name: str | None) -> list[str] | None:
     return [primary, *others]
 
 
+def existing_groups(names: list[str]) -> list[str]:
+    present = []
+    for name in names:
+        try:
+            grp.getgrnam(name)
+        except KeyError:
+            continue
+        present.append(name)
+    return present
+
+
+def systemd_booted(marker: str = "/run/systemd/system") -> bool:
+    """sd_booted(): systemd creates this directory at boot; without it systemctl cannot manage units."""
+    return os.path.isdir(marker)
+
+
 def service_state(module: AnsibleModule, name: str | None) -> dict[str, bool]:
     state = {"enabled": False, "active": False}
     systemctl = module.get_bin_path("systemctl")
@@ -157,6 +188,7 @@ def main() -> None:
             paths=dict(type="list", elements="path", default=[]),
             read=dict(type="list", elements="path", default=[]),
             user=dict(type="str"),
+            groups=dict(type="list", elements="str", default=[]),
             service=dict(type="str"),
         ),
         supports_check_mode=True,
@@ -168,6 +200,8 @@ def main() -> None:
         paths=[p for p in params["paths"] if os.path.exists(p)],
         files=read_files(params["read"]),
         user_groups=user_groups(params["user"]),
+        groups=existing_groups(params["groups"]),
+        systemd=systemd_booted(),
         service=service_state(module, params["service"]),
     )
 

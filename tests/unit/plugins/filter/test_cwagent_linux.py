@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import tomllib
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gdpr.aws_monitoring.plugins.filter import cwagent_linux as cl
@@ -125,7 +126,7 @@ def test_extra_file_own_source_and_format() -> None:
             r"extra_files\[0\]\.file_path: 'var/log/x.log' is not an absolute",
         ),
         ({"file_path": "/var/log/x.log"}, r"extra_files\[0\]\.source"),
-        ({"file_path": "/var/log/x.log", "source": "Bad Source"}, "cloudwatch_agent_linux_log_group_prefix"),
+        ({"file_path": "/var/log/x.log", "source": "Bad Source"}, r"^\w+_extra_files\[0\]\.source"),
         (
             {"file_path": "/var/log/x.log", "source": "x/y", "group": "z"},
             r"extra_files\[0\]: unknown keys group",
@@ -226,6 +227,220 @@ def test_system_log_counts_when_its_daemon_is_installed() -> None:
     assert "/var/log/audit/audit.log" in entries(cl.cwagent_linux_fragment([], options(), with_auditd))
     journald_only = {**ROCKY, "present_paths": [], "installed_packages": []}
     assert cl.cwagent_linux_fragment([], options(), journald_only)["logs"]["logs_collected"] == {}
+
+
+# --- Checks up front (issue 18): each names the variable before any change ----------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"file_path": "/var/log/shop.log", "source": "Shop App"},
+            r"cloudwatch_agent_linux_extra_files\[0\]\.source",
+        ),
+        (
+            {"file_path": "/var/log/shop.log", "source": "shop/app", "timezone": "Europe/Paris"},
+            r"cloudwatch_agent_linux_extra_files\[0\]\.timezone: 'Europe/Paris'",
+        ),
+        (
+            {"file_path": "/var/log/shop.log", "source": "shop/app", "multi_line_start_pattern": "^(["},
+            r"extra_files\[0\]\.multi_line_start_pattern: .* not a valid regular expression",
+        ),
+        (
+            {"file_path": "/var/log/shop.log", "source": "shop/app", "multi_line_start_pattern": r"^(?=\d)"},
+            r"extra_files\[0\]\.multi_line_start_pattern: .*Go RE2",
+        ),
+        (
+            {
+                "file_path": "/l.log",
+                "source": "a/b",
+                "filters": [{"type": "exclude", "expression": r"(a)\1"}],
+            },
+            r"extra_files\[0\]\.filters\[0\]\.expression: .*Go RE2",
+        ),
+        (
+            {"file_path": "/l.log", "source": "a/b", "filters": [{"type": "drop", "expression": "x"}]},
+            r"extra_files\[0\]\.filters\[0\]\.type",
+        ),
+        (
+            {"file_path": "/l.log", "source": "a/b", "filters": [{"type": "include", "expression": "[x"}]},
+            r"extra_files\[0\]\.filters\[0\]\.expression: .* not a valid regular expression",
+        ),
+    ],
+)
+def test_extra_file_checks_name_the_item(extra: dict, message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        cl.cwagent_linux_fragment([], options(extra_files=[extra]))
+
+
+def test_bad_prefix_still_names_the_prefix() -> None:
+    extra = {"file_path": "/var/log/shop.log", "source": "shop/app"}
+    with pytest.raises(AnsibleFilterError, match="cloudwatch_agent_linux_log_group_prefix"):
+        cl.cwagent_linux_fragment([], options(prefix="/gdpr/pr od", system_logs=[], extra_files=[extra]))
+
+
+def test_good_extra_file_checks_pass() -> None:
+    extra = {
+        "file_path": "/var/log/shop.log",
+        "source": "shop/app",
+        "timezone": "UTC",
+        "multi_line_start_pattern": r"^\d{4}-\d{2}-\d{2}",
+        "filters": [{"type": "exclude", "expression": "healthcheck"}],
+    }
+    entry = entries(cl.cwagent_linux_fragment([], options(system_logs=[], extra_files=[extra])))[
+        "/var/log/shop.log"
+    ]
+    assert entry["timezone"] == "UTC"
+    assert entry["filters"] == [{"type": "exclude", "expression": "healthcheck"}]
+
+
+def test_log_formats_for_unknown_sources_fail() -> None:
+    with pytest.raises(
+        AnsibleFilterError, match="cloudwatch_agent_linux_log_formats: no log source named nginx/acces"
+    ):
+        cl.cwagent_linux_fragment(["nginx"], options(log_formats={"nginx/acces": {"timezone": "UTC"}}))
+    with pytest.raises(AnsibleFilterError, match=r"log_formats\['nginx/access'\]\.timezone"):
+        cl.cwagent_linux_fragment(["nginx"], options(log_formats={"nginx/access": {"timezone": "CET"}}))
+    with pytest.raises(AnsibleFilterError, match=r"log_formats\['system/auth'\]\.multi_line_start_pattern"):
+        cl.cwagent_linux_fragment([], options(log_formats={"system/auth": {"multi_line_start_pattern": "("}}))
+
+
+def test_log_formats_for_builtin_sources_not_collected_and_extra_sources_pass() -> None:
+    extra = {"file_path": "/var/log/shop.log", "source": "shop/app"}
+    formats = {"apache/error": {"timezone": "UTC"}, "shop/app": {"timestamp_format": "%Y-%m-%d %H:%M:%S"}}
+    frag = cl.cwagent_linux_fragment(["nginx"], options(extra_files=[extra], log_formats=formats))
+    assert entries(frag)["/var/log/shop.log"]["timestamp_format"] == "%Y-%m-%d %H:%M:%S"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json",
+        "/opt/aws/amazon-cloudwatch-agent/etc/./amazon-cloudwatch-agent.json",
+        "/opt/aws/amazon-cloudwatch-agent/bin/../etc/amazon-cloudwatch-agent.json",
+        "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.toml",
+        "/opt/aws/amazon-cloudwatch-agent/etc/common-config.toml",
+        "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d",
+        "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d/",
+        "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d/file_user.json",
+    ],
+)
+def test_fragment_path_refuses_the_agents_own_files(path: str) -> None:
+    assert cl.cwagent_linux_fragment_path_problem(path).startswith("cloudwatch_agent_linux_fragment_path: ")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/opt/aws/amazon-cloudwatch-agent/etc/gdpr_aws_monitoring_linux.json",
+        "/etc/gdpr/cwagent.json",
+        "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d.json",
+    ],
+)
+def test_fragment_path_of_our_own(path: str) -> None:
+    assert cl.cwagent_linux_fragment_path_problem(path) == ""
+
+
+# --- Signature: the pinned key, its primary fingerprint exactly --------------------------------
+
+PINNED = "937616F3450B7D806CBD9725D58167303B789C72"
+SUBKEY = "0123456789ABCDEF0123456789ABCDEF01234567"
+ATTACKER = "FEDCBA9876543210FEDCBA9876543210FEDCBA98"
+
+
+def validsig(signing: str, primary: str) -> str:
+    return f"[GNUPG:] VALIDSIG {signing} 2024-01-15 1705312800 0 4 0 1 8 00 {primary}"
+
+
+def test_valid_signers_take_the_primary_key_field_only() -> None:
+    status = "\n".join(
+        ["[GNUPG:] NEWSIG", "[GNUPG:] GOODSIG D58167303B789C72 x", validsig(SUBKEY, PINNED.lower())]
+    )
+    assert cl.cwagent_linux_gpg_valid_signers(status) == [PINNED]
+
+
+def test_degenerate_or_misplaced_fingerprints_are_not_signers() -> None:
+    # Before: any token of a VALIDSIG line counted, so "0" (the reserved field) or the pinned key
+    # named as the *signing* key of an attacker's primary key passed.
+    status = [validsig(PINNED, ATTACKER), "[GNUPG:] VALIDSIG 0 0 0", f"[GNUPG:] GOODSIG {PINNED}"]
+    signers = cl.cwagent_linux_gpg_valid_signers(status)
+    assert signers == [ATTACKER]
+    assert "0" not in signers and PINNED not in signers
+
+
+def test_key_file_primary_fingerprints_not_subkeys() -> None:
+    colons = "\n".join(
+        [
+            "pub:-:255:22:D58167303B789C72:1705312800:::-:::scSC::::::23::0:",
+            f"fpr:::::::::{PINNED}:",
+            "uid:-::::1705312800::ABC::CloudWatch agent <x@invalid>::::::::::0:",
+            "sub:-:255:18:0123456789ABCDEF:1705312800::::::e::::::23:",
+            f"fpr:::::::::{SUBKEY}:",
+            "pub:-:255:22:FEDCBA9876543210:1705312800:::-:::scSC::::::23::0:",
+            f"fpr:::::::::{ATTACKER.lower()}:",
+        ]
+    )
+    assert cl.cwagent_linux_gpg_key_fingerprints(colons) == [PINNED, ATTACKER]
+    assert cl.cwagent_linux_gpg_key_fingerprints("") == []
+
+
+# --- common-config.toml: the user's [credentials] table is edited, never duplicated ------------
+
+PACKAGED = """# This common-config is used to configure items used for both ssm and cloudwatch access
+# [credentials]
+#    shared_credential_profile = "{profile_name}"
+"""
+WANTED = {"shared_credential_profile": "AmazonCloudWatchAgent", "shared_credential_file": "/etc/creds"}
+
+
+def credentials(text: str) -> dict:
+    return tomllib.loads(text)["credentials"]
+
+
+def test_common_config_without_table_gets_the_marked_block() -> None:
+    text = cl.cwagent_linux_common_config(PACKAGED, WANTED)
+    assert text == (
+        PACKAGED
+        + "# BEGIN gdpr.aws_monitoring cloudwatch_agent_linux\n[credentials]\n"
+        + 'shared_credential_profile = "AmazonCloudWatchAgent"\nshared_credential_file = "/etc/creds"\n'
+        + "# END gdpr.aws_monitoring cloudwatch_agent_linux\n"
+    )
+    assert credentials(text) == WANTED
+    assert cl.cwagent_linux_common_config(text, WANTED) == text  # idempotent
+    assert cl.cwagent_linux_common_config(text, {}) == PACKAGED  # and removable
+
+
+def test_common_config_block_changes_in_place() -> None:
+    text = cl.cwagent_linux_common_config(PACKAGED, WANTED) + '[proxy]\nno_proxy = "169.254.169.254"\n'
+    changed = cl.cwagent_linux_common_config(text, {**WANTED, "shared_credential_file": "/etc/other"})
+    assert changed.endswith('[proxy]\nno_proxy = "169.254.169.254"\n')
+    assert credentials(changed)["shared_credential_file"] == "/etc/other"
+
+
+def test_users_own_table_is_edited_not_duplicated() -> None:
+    users = '# mine\n[credentials]\nshared_credential_file = "/etc/creds"\n\n[proxy]\nno_proxy = "x"\n'
+    text = cl.cwagent_linux_common_config(users, WANTED)
+    assert text.count("[credentials]") == 1
+    assert credentials(text) == WANTED
+    assert tomllib.loads(text)["proxy"] == {"no_proxy": "x"}
+    assert cl.cwagent_linux_common_config(text, WANTED) == text
+    assert cl.cwagent_linux_common_config(text, {}) == users  # only the role's key goes
+
+
+def test_users_own_table_with_another_value_fails_naming_the_variable() -> None:
+    users = '[credentials]\nshared_credential_profile = "mine"\n'
+    with pytest.raises(AnsibleFilterError, match=r"^cloudwatch_agent_linux_credential_profile: .* \"mine\""):
+        cl.cwagent_linux_common_config(users, WANTED)
+    inline = 'credentials = {shared_credential_profile = "AmazonCloudWatchAgent"}\n'
+    with pytest.raises(AnsibleFilterError, match="cannot edit"):
+        cl.cwagent_linux_common_config(inline, WANTED)
+
+
+def test_invalid_common_config_is_not_touched() -> None:
+    broken = "[credentials]\nx = 1\n[credentials]\ny = 2\n"
+    with pytest.raises(AnsibleFilterError, match="not valid TOML"):
+        cl.cwagent_linux_common_config(broken, WANTED)
 
 
 def _keys(value: object) -> set[str]:

@@ -84,3 +84,12 @@ def test_paths_files_user_and_service(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_unknown_user(monkeypatch: pytest.MonkeyPatch) -> None:
     result = run(monkeypatch, {"dpkg-query": (0, "")}, user="no-such-user-cwagent-test")
     assert result["user_groups"] is None
+
+
+def test_existing_groups_and_systemd(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    mine = grp.getgrgid(os.getgid()).gr_name
+    result = run(monkeypatch, {"dpkg-query": (0, "")}, groups=[mine, "no-such-group-cwagent-test"])
+    assert result["groups"] == [mine]
+    assert result["systemd"] == os.path.isdir("/run/systemd/system")
+    assert info.systemd_booted(str(tmp_path)) is True
+    assert info.systemd_booted(str(tmp_path / "missing")) is False
