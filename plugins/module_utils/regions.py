@@ -211,6 +211,17 @@ class RegionalClients:
             return self._clients[key]
 
 
+def account_region(clients: RegionalClients, candidates: list[str | None]) -> str:
+    """Region for the account-wide calls (DescribeRegions, STS, IAM): the first candidate botocore
+    knows, so a typo in a region option does not send them to an endpoint that does not exist."""
+    given = [c for c in candidates if c]
+    try:
+        known = set(clients.known_regions("ec2", given[0] if given else "us-east-1"))
+    except Exception:  # an unknown partition: keep the user's choice
+        known = set(given)
+    return next((c for c in given if c in known), given[0] if given else "us-east-1")
+
+
 def regional_clients(
     module: Any,
     service: str,

@@ -248,6 +248,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty impo
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
     RegionalClients,
     RegionOutcome,
+    account_region,
     after_write,
     check_regions,
     enabled_regions,
@@ -373,9 +374,9 @@ def handle_region(
     return result
 
 
-def home_region(module: AnsibleAWSModule) -> str:
+def home_region(module: AnsibleAWSModule, clients: RegionalClients) -> str:
     """Region of the account-wide calls (DescribeRegions, STS)."""
-    return module.region or "us-east-1"
+    return account_region(clients, [module.region, *(module.params["regions"] or []), "us-east-1"])
 
 
 def prebuilding(clients: RegionalClients, home: str, regions: list[str] | None, call: Callable[[], T]) -> T:
@@ -403,7 +404,7 @@ def prebuilding(clients: RegionalClients, home: str, regions: list[str] | None, 
 
 def discover_regions(module: AnsibleAWSModule, clients: RegionalClients) -> list[str]:
     """Every region enabled for the account (ec2:DescribeRegions)."""
-    home = home_region(module)
+    home = home_region(module, clients)
     return prebuilding(clients, home, None, lambda: enabled_regions(module, clients("ec2", home)))
 
 
@@ -413,7 +414,7 @@ def check_named_regions(module: AnsibleAWSModule, clients: RegionalClients, regi
     sources = {variable_name(names, "regions"): regions}
     if module.params.get("region"):
         sources[variable_name(names, "region")] = [module.params["region"]]
-    home = home_region(module)
+    home = home_region(module, clients)
     prebuilding(clients, home, regions, lambda: check_regions(module, clients("ec2", home), sources))
 
 
@@ -494,7 +495,7 @@ def main() -> None:
         module.fail_json(msg="; ".join(problems))
 
     clients = RegionalClients(module, retry_decorator())
-    home = home_region(module)
+    home = home_region(module, clients)
     if params["regions"]:
         regions = sorted(set(params["regions"]))
         check_named_regions(module, clients, regions)

@@ -25,8 +25,10 @@ description:
   - Each region is read once (DescribeInstances and DescribeIamInstanceProfileAssociations), all
     regions concurrently; write calls are made only for instances that need a change. IAM is global,
     so a role shared by many instances gets each policy attached once.
-  - Every target is validated before anything changes. An unknown instance id, an instance that is
-    terminated, or a region that cannot be read fails the module with nothing changed.
+  - Every target is validated before anything changes. An unknown region (checked against
+    C(ec2:DescribeRegions)), an unknown instance id, an instance that is terminated, or a region that
+    cannot be read - whatever the error, access denied and regions not opted in included - fails the
+    module with nothing changed, naming each region and its error.
   - Associations in the C(associating) or C(disassociating) state are waited for (up to
     O(wait_timeout) seconds) before the instance is planned.
   - The module does not remove profiles; use M(amazon.aws.ec2_instance) or the EC2 API for that.
@@ -98,7 +100,10 @@ options:
 notes:
   - Supports check mode and diff mode. In check mode nothing is changed and the result describes
     what would be done.
+  - Every region used here is one the user named (O(regions), O(instances), O(region)), so no region
+    is ever skipped as refused.
 extends_documentation_fragment:
+  - gdpr.aws_monitoring.regions
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -183,6 +188,17 @@ roles_extended:
   returned: always
   type: dict
   sample: {LegacyAppRole: [arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy]}
+region_counts:
+  description: How many regions were done, refused (always 0 here) and failed.
+  returned: always
+  type: dict
+  sample: {"done": 3, "refused": 0, "failed": 0}
+unknown_regions:
+  description: Regions AWS does not know (the module then fails before any change).
+  returned: on failure
+  type: list
+  elements: str
+  sample: ["eu-wset-1"]
 """
 
 import time
@@ -196,12 +212,15 @@ except ImportError:  # AnsibleAWSModule reports the missing SDK itself
     botocore = None
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.backoff import RetryPolicy
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
+    RegionalClients,
+    account_region,
+    check_regions,
     error_code,
-    regional_clients,
     retry_decorator,
     run_in_regions,
+    variable_name,
 )
 
 ACTIONS = ("associated", "replaced", "extended", "skipped", "unchanged")
@@ -216,10 +235,9 @@ PAGE_SIZE = 1000  # the largest page EC2 hands out: one call per region for most
 MUTATION_WORKERS = 8  # concurrent write calls per region: below EC2's mutating-call burst budget
 POLL_DELAY = 5.0
 # A profile created seconds ago is not yet visible to EC2 (IAM is eventually consistent): EC2 then
-# answers InvalidParameterValue "Invalid IAM Instance Profile". Only the association calls retry it.
-ASSOCIATE_RETRY = AWSRetry.jittered_backoff(
-    retries=8, delay=2, max_delay=20, catch_extra_error_codes=["InvalidParameterValue"]
-)
+# answers InvalidParameterValue "Invalid IAM Instance Profile". Only the association calls retry it,
+# on top of the collection's policy for throttling and transient errors, with longer first sleeps.
+ASSOCIATE_RETRY = RetryPolicy(base=1.0, extra_codes=frozenset({"InvalidParameterValue"}))
 
 
 class PlanError(Exception):
@@ -633,6 +651,30 @@ def request_from_params(params: dict[str, Any], default_region: str | None) -> R
     )
 
 
+def region_sources(
+    params: dict[str, Any], default_region: str | None, names: dict[str, str] | None
+) -> dict[str, list[str]]:
+    """The regions the user gave, by the variable (or option) they came from, for check_regions."""
+    sources: dict[str, list[str]] = {}
+
+    def add(option: str, region: str | None) -> None:
+        if region:
+            sources.setdefault(variable_name(names, option), []).append(region)
+
+    for item in params["instances"]:
+        add("instances" if item.get("region") else "region", item.get("region") or default_region)
+    if params["filters"]:
+        for region in params["regions"] or [default_region]:
+            add("regions" if params["regions"] else "region", region)
+    return sources
+
+
+def counts_of(regions: list[str], failed: set[str]) -> dict[str, int]:
+    """region_counts: every region is one the user named, so none is ever refused."""
+    failed = failed & set(regions)
+    return {"done": len(regions) - len(failed), "refused": 0, "failed": len(failed)}
+
+
 @dataclass
 class Outcome:
     changed: bool
@@ -642,6 +684,7 @@ class Outcome:
     attached: dict[str, list[str]]
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    region_counts: dict[str, int] = field(default_factory=dict)
 
     def result(self) -> dict[str, Any]:
         return {
@@ -650,6 +693,7 @@ class Outcome:
             "instances": [p.result() for p in self.plans],
             "counts": count_actions(self.plans),
             "roles_extended": dict(self.missing_by_role),
+            "region_counts": self.region_counts,
             "diff": build_diff(self.plans, self.missing_by_role, self.attached),
         }
 
@@ -664,13 +708,16 @@ class Attachment:
         iam: Any,
         check_mode: bool,
         sts: Callable[[], Any] | None = None,
+        workers: int | None = None,
     ) -> None:
         self.request = request
         self.ec2 = ec2_clients
         self.iam = iam
         self.check_mode = check_mode
         self.sts = sts
+        self.workers = workers
         self.warnings: list[str] = []
+        self.failed_regions: set[str] = set()
 
     def target_profile(self) -> Profile:
         profile = resolve_profile(self.iam, self.request.instance_profile)
@@ -680,7 +727,7 @@ class Attachment:
         if not self.check_mode or self.sts is None:
             raise PlanError(f"instance profile {name} does not exist; nothing was changed")
         # Check mode after a task that would create the profile: predict its ARN for the report.
-        identity = self.sts().get_caller_identity()
+        identity = self.sts().get_caller_identity(aws_retry=True)
         arn = name if name.startswith("arn:") else None
         arn = arn or predicted_profile_arn(
             identity["Arn"], identity["Account"], self.request.instance_profile_path, name
@@ -696,15 +743,17 @@ class Attachment:
                 self.ec2[region], request.explicit.get(region, []), filters, request.wait_timeout
             )
 
-        outcomes = run_in_regions(request.regions, work)
+        outcomes = run_in_regions(request.regions, work, self.workers)
         problems = []
         views: dict[str, RegionView] = {}
         for outcome in outcomes:
+            # No region here is ever a refusal: every one was named by the user (issue: a filter
+            # region that refused used to be skipped and its instances silently got no profile).
             if outcome.error is None:
                 views[outcome.region] = outcome.result
-            elif outcome.refused and outcome.region not in request.explicit:
-                self.warnings.append(f"region {outcome.region} skipped (refused: {outcome.error})")
-            elif isinstance(outcome.exception, PlanError):
+                continue
+            self.failed_regions.add(outcome.region)
+            if isinstance(outcome.exception, PlanError):
                 problems.append(f"{outcome.region}: {outcome.exception}")
             else:
                 problems.append(f"{outcome.region}: could not read instances ({outcome.error})")
@@ -770,13 +819,17 @@ class Attachment:
             if p.operation in ("associate", "replace", "reassociate"):
                 todo.setdefault(p.region, []).append(p)
         outcomes = run_in_regions(
-            sorted(todo), lambda r: apply_region(self.ec2[r], todo[r], target, self.request.wait_timeout)
+            sorted(todo),
+            lambda r: apply_region(self.ec2[r], todo[r], target, self.request.wait_timeout),
+            self.workers,
         )
         for outcome in outcomes:
             if outcome.error:
                 errors.append(f"{outcome.region}: {outcome.error}")
-            else:
+                self.failed_regions.add(outcome.region)
+            elif outcome.result:
                 errors.extend(outcome.result)
+                self.failed_regions.add(outcome.region)
         return errors
 
     def run(self) -> Outcome:
@@ -787,7 +840,8 @@ class Attachment:
         errors: list[str] = []
         if changed and not self.check_mode:
             errors = self.apply(plans, missing_by_role, target)
-        return Outcome(changed, target, plans, missing_by_role, attached, errors, self.warnings)
+        counts = counts_of(self.request.regions, self.failed_regions)
+        return Outcome(changed, target, plans, missing_by_role, attached, errors, self.warnings, counts)
 
 
 def main() -> None:
@@ -801,26 +855,36 @@ def main() -> None:
         existing_profile=dict(type="str", choices=list(EXISTING_PROFILE_MODES), default="extend"),
         policies=dict(type="list", elements="str", default=[]),
         wait_timeout=dict(type="int", default=300),
+        max_concurrency=dict(type="int", default=0),
+        variable_names=dict(type="dict", default={}),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
     try:
-        request = request_from_params(module.params, module.region)
+        request = request_from_params(params, module.region)
     except PlanError as exc:
         module.fail_json(msg=str(exc))
-    # Clients are made here, not in the worker threads: a boto3 session is not thread-safe.
-    ec2_clients = regional_clients(module, "ec2", request.regions)
-    iam = module.client("iam", retry_decorator=retry_decorator())
+    # One session for every client (see RegionalClients); the policy retries throttling and outages.
+    clients = RegionalClients(module, retry_decorator())
+    home = account_region(clients, [module.region, *request.regions, "us-east-1"])
+    check_regions(
+        module, clients("ec2", home), region_sources(params, module.region, params["variable_names"])
+    )
+    ec2_clients = {region: clients("ec2", region) for region in request.regions}
     run = Attachment(
         request,
         ec2_clients,
-        iam,
+        clients("iam", home),
         module.check_mode,
-        sts=lambda: module.client("sts", retry_decorator=retry_decorator()),
+        sts=lambda: clients("sts", home),
+        workers=params["max_concurrency"],
     )
     try:
         outcome = run.run()
     except PlanError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(
+            msg=str(exc), region_counts=counts_of(request.regions, run.failed_regions), changed=False
+        )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg="Reading the instance profile or its roles failed; nothing was changed")
     for warning in outcome.warnings:

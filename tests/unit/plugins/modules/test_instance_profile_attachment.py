@@ -576,3 +576,99 @@ def test_missing_profile_fails_unless_check_mode_which_predicts_its_arn(estate):
     assert result["instance_profile_arn"] == expected
     assert by_id(result)[instance]["after"] == expected
     assert estate.profile_of("eu-west-1", instance) is None
+
+
+# --- regions: named by the user, so never "refused"; unknown ones rejected first ----------------
+
+
+@pytest.mark.parametrize(
+    "code", ["UnrecognizedClientException", "AuthFailure", "OptInRequired", "AccessDenied"]
+)
+def test_filter_region_that_refuses_fails_the_run_before_any_change(estate, code):
+    """Issue 10: an agent_iam filter region that refused was skipped with rc=0 and its opted-in
+    instances got no role. The refusing region is a Stubber-backed client (moto cannot refuse)."""
+    west = estate.launch("eu-west-1", 1, tags={"gdpr_monitoring": "true"})[0]
+    refusing = boto3.client("ec2", region_name="me-south-1")
+    stub = Stubber(refusing)
+    stub.add_client_error("describe_instances", service_error_code=code, http_status_code=401)
+    stub.activate()
+    request = mod.request_from_params(
+        {
+            "instance_profile": "CloudWatchAgentServerRole",
+            "instance_profile_path": "/",
+            "instances": [],
+            "filters": {"tag:gdpr_monitoring": "true"},
+            "regions": ["eu-west-1", "me-south-1"],
+            "existing_profile": "extend",
+            "policies": [AGENT_POLICY],
+            "wait_timeout": 5,
+        },
+        "eu-west-1",
+    )
+    clients = {
+        "eu-west-1": RetryingBotoClientWrapper(estate.ec2("eu-west-1"), retry_decorator()),
+        "me-south-1": RetryingBotoClientWrapper(refusing, retry_decorator()),
+    }
+    iam = RetryingBotoClientWrapper(estate.iam, retry_decorator())
+    run = mod.Attachment(request, clients, iam, False)
+    with pytest.raises(mod.PlanError, match=f"me-south-1: could not read instances .*{code}"):
+        run.run()
+    stub.assert_no_pending_responses()
+    assert estate.profile_of("eu-west-1", west) is None  # nothing was changed anywhere
+    assert mod.counts_of(request.regions, run.failed_regions) == {"done": 1, "refused": 0, "failed": 1}
+
+
+def test_region_sources_name_the_variable_each_region_came_from():
+    names = {"regions": "agent_iam_regions", "instances": "agent_iam_instances", "region": "agent_iam_region"}
+    params = {
+        "instances": [{"instance_id": "i-1", "region": "eu-wset-1"}, {"instance_id": "i-2", "region": None}],
+        "filters": {"tag:x": "y"},
+        "regions": ["us-eats-1"],
+    }
+    assert mod.region_sources(params, "eu-west-1", names) == {
+        "agent_iam_instances": ["eu-wset-1"],
+        "agent_iam_region": ["eu-west-1"],
+        "agent_iam_regions": ["us-eats-1"],
+    }
+    params = {"instances": [], "filters": {"tag:x": "y"}, "regions": []}
+    assert mod.region_sources(params, "eu-west-1", {}) == {"region": ["eu-west-1"]}
+
+
+def test_apply_errors_count_their_region_as_failed_and_the_run_as_changed(estate):
+    instance = estate.launch("eu-west-1", 1)[0]
+    request = mod.request_from_params(
+        {
+            "instance_profile": "CloudWatchAgentServerRole",
+            "instance_profile_path": "/",
+            "instances": [{"instance_id": instance, "region": "eu-west-1"}],
+            "filters": {},
+            "regions": [],
+            "existing_profile": "extend",
+            "policies": [AGENT_POLICY],
+            "wait_timeout": 5,
+        },
+        "eu-west-1",
+    )
+
+    class Denying:
+        """EC2 of eu-west-1 (moto) whose association call is denied."""
+
+        def __init__(self, real):
+            self.real = real
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def associate_iam_instance_profile(self, **_kwargs):
+            raise mod.botocore.exceptions.ClientError(
+                {"Error": {"Code": "UnauthorizedOperation", "Message": "denied"}},
+                "AssociateIamInstanceProfile",
+            )
+
+    clients = {"eu-west-1": Denying(RetryingBotoClientWrapper(estate.ec2("eu-west-1"), retry_decorator()))}
+    outcome = mod.Attachment(
+        request, clients, RetryingBotoClientWrapper(estate.iam, retry_decorator()), False
+    ).run()
+    assert outcome.changed is True
+    assert any("UnauthorizedOperation" in e for e in outcome.errors)
+    assert outcome.region_counts == {"done": 0, "refused": 0, "failed": 1}
