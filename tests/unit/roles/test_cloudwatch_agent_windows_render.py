@@ -417,6 +417,8 @@ def refusals(tmp_path_factory: pytest.TempPathFactory) -> dict:
     cases = {**BAD_INPUT, "defaults": ("main", {}, "")}
     plays = []
     for case, (entry, role_vars, _message) in cases.items():
+        # No embedded AWS here: the log groups step (tested below, against moto) is switched off.
+        role_vars = {f"{V}manage_log_groups": False, **role_vars}
         play = role_play(f"Input {case}", entry, role_vars, [])
         play["tasks"] = [
             {
@@ -581,3 +583,126 @@ def test_booleans_as_strings_from_the_command_line(tmp_path):
     assert all(e["filters"] == [{"type": "exclude", "expression": "^#"}] for e in files)
     first_host_task = "Create the staging directory for Administrators and SYSTEM only"
     assert off["main"] == on["main"] == first_host_task
+
+
+# --- The role used alone: its log groups get retention from the controller, never shortened -----
+# Controller-only against the embedded AWS (moto): the role's real main entry point runs on
+# localhost-connected hosts until its first Windows module, which cannot run here; everything
+# before it, the log_groups `ensure` step included, is the real code. One inventory host per case
+# (its own prefix); "longer" and "missing" share one batch, so one ensure serves both, as for a
+# fleet. Masking is off: moto has no data protection policies.
+ALONE = "/gdpr/alone"
+ALONE_GROUPS = ("iis/access", "windows/security", "windows/system", "windows/application")
+ALONE_CASES: dict[str, dict] = {
+    # a group kept 3653 days on purpose, the role asking 365: refused, nothing shortened or created
+    "refuse": {"precreate": 3653, "retention": 365},
+    # the same group, the role asking 3653: accepted, the others created with 3653
+    "longer": {"precreate": 3653, "retention": 3653},
+    # nothing there: every group created with the configured retention, key and tags
+    "missing": {"precreate": None, "retention": 365},
+}
+ROLE_FQCN = "gdpr.aws_monitoring.cloudwatch_agent_windows"
+
+
+def _alone_play(hosts: str, out: Path, record: str) -> dict:
+    retention = {case: spec["retention"] for case, spec in ALONE_CASES.items()}
+    play_vars = {
+        f"{V}log_group_prefix": f"{ALONE}/{{{{ inventory_hostname }}}}",
+        f"{V}retention_days": f"{{{{ {retention!r}[inventory_hostname] }}}}",
+        "log_groups_data_protection": False,
+    }
+    outcome = (
+        "{'task': ansible_failed_task.name, 'msg': ansible_failed_result.msg | default('') | string,"
+        " 'pending': log_groups__pending | default(none)}"
+    )
+    run = {
+        "name": "Run the role and record where it stops",
+        "block": [{"name": "The Windows role alone", "ansible.builtin.include_role": {"name": ROLE_FQCN}}],
+        "rescue": [
+            {
+                "name": "Record it",
+                "delegate_to": "localhost",
+                "ansible.builtin.copy": {
+                    "content": f"{{{{ {outcome} | to_json }}}}",
+                    "dest": f"{out}/{record}-{{{{ inventory_hostname }}}}.json",
+                    "mode": "0644",
+                },
+            }
+        ],
+    }
+    return {
+        "name": f"Role alone: {record}",
+        "hosts": hosts,
+        "gather_facts": False,
+        "vars": play_vars,
+        "tasks": [run],
+    }
+
+
+def _groups(logs, case: str) -> dict[str, dict]:
+    found = logs.describe_log_groups(logGroupNamePrefix=f"{ALONE}/{case}/")["logGroups"]
+    return {g["logGroupName"].removeprefix(f"{ALONE}/{case}/"): g for g in found}
+
+
+@pytest.fixture(scope="module")
+def alone(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, dict]:
+    """Every case in one ansible-playbook run; returns where each stopped, the groups and their tags."""
+    import boto3
+
+    logs = boto3.client("logs", region_name="eu-west-1")
+    # The user's own group, encrypted with the user's own key: kept (moto has no AssociateKmsKey).
+    own_key = boto3.client("kms", region_name="eu-west-1").create_key()["KeyMetadata"]["Arn"]
+    for case, spec in ALONE_CASES.items():
+        if spec["precreate"]:
+            name = f"{ALONE}/{case}/windows/security"
+            logs.create_log_group(logGroupName=name, kmsKeyId=own_key)
+            logs.put_retention_policy(logGroupName=name, retentionInDays=spec["precreate"])
+    out = tmp_path_factory.mktemp("cwagent_windows_alone")
+    plays = [
+        _alone_play("refuse", out, "first"),
+        _alone_play("longer:missing", out, "first"),
+        # the role again in the same run (as after site.yml's log_groups play): nothing left to do
+        _alone_play("missing", out, "again"),
+    ]
+    result = run_playbook(plays, out, "-i", ",".join(ALONE_CASES) + ",")
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = {f.stem: json.loads(f.read_text()) for f in out.glob("*.json")}
+    groups = {case: _groups(logs, case) for case in ALONE_CASES}
+    tags = {
+        name: logs.list_tags_for_resource(resourceArn=g["logGroupArn"].removesuffix(":*"))["tags"]
+        for name, g in groups["missing"].items()
+    }
+    return results, groups, tags
+
+
+def _retention(groups: dict[str, dict]) -> dict[str, int | None]:
+    return {name: g.get("retentionInDays") for name, g in groups.items()}
+
+
+def test_alone_refuses_to_shorten_a_longer_group_and_changes_nothing(alone):
+    results, groups, _tags = alone
+    assert results["first-refuse"]["task"].startswith("Plan - refuse to shorten retention")
+    assert f"{ALONE}/refuse/windows/security" in results["first-refuse"]["msg"]
+    assert _retention(groups["refuse"]) == {"windows/security": 3653}
+
+
+def test_alone_keeps_a_longer_group_and_creates_the_others_before_any_host_task(alone):
+    results, groups, _tags = alone
+    assert results["first-longer"]["task"] in WINDOWS_TASKS  # the first host task: the groups came first
+    assert _retention(groups["longer"]) == dict.fromkeys(ALONE_GROUPS, 3653)
+
+
+def test_alone_creates_missing_groups_with_retention_key_and_tags(alone):
+    results, groups, tags = alone
+    assert results["first-missing"]["task"] in WINDOWS_TASKS
+    assert _retention(groups["missing"]) == dict.fromkeys(ALONE_GROUPS, 365)
+    assert all(g.get("kmsKeyId", "").startswith("arn:aws:kms:eu-west-1:") for g in groups["missing"].values())
+    assert all(t.get("ManagedBy") == "gdpr.aws_monitoring" for t in tags.values())
+
+
+def test_groups_applied_earlier_in_the_run_are_not_looked_at_again(alone):
+    """site.yml's log_groups play leaves the same log_groups_result as the first ensure here."""
+    results, _groups, _tags = alone
+    assert results["first-missing"]["pending"]  # the first time, the groups were applied
+    assert results["again-missing"]["pending"] == []  # so none of the AWS tasks ran
+    assert results["again-missing"]["task"] in WINDOWS_TASKS
