@@ -24,8 +24,9 @@ options:
     default: {}
 notes:
   - Every AWS call is retried on throttling (C(ThrottlingException), C(Throttling),
-    C(TooManyRequestsException), C(RequestLimitExceeded) and similar), HTTP 5xx answers and lost,
-    reset or timed-out connections, with jittered exponential backoff - a random sleep of up to
+    C(TooManyRequestsException), C(RequestLimitExceeded) and similar), HTTP 5xx answers (except a
+    bare HTTP 500 without an AWS error, what an endpoint answers for a call it does not implement) and
+    lost, reset or timed-out connections, with jittered exponential backoff - a random sleep of up to
     0.25 s doubling with every retry, at most 20 s per sleep - for at most 10 attempts per call and
     no retry starting later than 120 s after the call's first attempt. botocore's own retries are
     off, so these bounds are the real ones. Other errors are not retried.

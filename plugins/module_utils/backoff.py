@@ -82,7 +82,12 @@ def is_transient(exc: BaseException, extra_codes: frozenset[str] = frozenset()) 
     if isinstance(exc, botocore.exceptions.ClientError):
         code = aws_error_code(exc)
         status = http_status(exc)
-        return code in RETRYABLE_CODES or code in extra_codes or status == 429 or status >= 500
+        if code in RETRYABLE_CODES or code in extra_codes or status in (429, 502, 503, 504):
+            return True
+        # Any other 5xx that names an AWS error is the service's own failure: worth another try.
+        # A bare "500" (a body botocore could not parse) is an endpoint that does not implement the
+        # call (moto answers so): asking again cannot help.
+        return status >= 500 and not code.isdigit()
     if isinstance(exc, botocore.exceptions.SSLError):
         return False  # a certificate problem does not go away by asking again
     # EndpointConnectionError, ConnectTimeoutError (ConnectionError); ConnectionClosedError and

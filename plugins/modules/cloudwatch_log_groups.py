@@ -22,6 +22,9 @@ description:
   - The module never deletes a log group and never removes a KMS key association. An existing group
     encrypted with a different key keeps it and is reported, unless O(replace_kms_key=true).
   - The log group class cannot be changed after creation; a different class is reported.
+  - The regions of O(log_groups) are checked against C(ec2:DescribeRegions) before anything is read
+    or changed. An error in any region fails the module after every region ran, naming each region;
+    a region that failed while changing groups counts as changed.
   - Use M(amazon.aws.cloudwatchlogs_log_group) for a single group where none of the above matters; it
     applies O(log_groups[].kms_key_id) only when creating (or by deleting and recreating the group)
     and does not accept all retention values CloudWatch accepts.
@@ -74,6 +77,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - gdpr.aws_monitoring.regions
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -149,6 +153,23 @@ log_groups:
       tags: {}
       actions: [create]
       warnings: []
+region_counts:
+  description: How many regions were done, refused (always 0 here) and failed.
+  returned: always
+  type: dict
+  sample: {"done": 2, "refused": 0, "failed": 0}
+failed_regions:
+  description: Regions where reading or changing the groups failed (the module then fails).
+  returned: on failure
+  type: list
+  elements: str
+  sample: ["eu-west-1"]
+unknown_regions:
+  description: Regions AWS does not know (the module then fails before any change).
+  returned: on failure
+  type: list
+  elements: str
+  sample: ["eu-wset-1"]
 retention_decreases:
   description: Groups whose retention would be (or was, with O(allow_retention_decrease)) shortened.
   returned: always
@@ -174,16 +195,28 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.cwagent import
 )
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
     RegionalClients,
+    account_region,
+    after_write,
+    check_regions,
     error_code,
+    region_counts,
     run_in_regions,
+    variable_name,
 )
 
 DESCRIBE_BATCH = 50  # DescribeLogGroups accepts at most 50 logGroupIdentifiers
 
 
 def make_clients(module: AnsibleAWSModule, regions: list[str]) -> dict[str, Any]:
-    """One retrying CloudWatch Logs client per region, from one boto3 session (made before the fan-out)."""
+    """One retrying CloudWatch Logs client per region, from one boto3 session (made before the fan-out).
+
+    The regions are checked against ec2:DescribeRegions first: nothing is read or written in a
+    region AWS does not know (a typo fails naming the variable it came from).
+    """
     clients = RegionalClients(module)
+    home = account_region(clients, [module.region, *regions])
+    names = module.params["variable_names"]
+    check_regions(module, clients("ec2", home), {variable_name(names, "log_groups"): regions})
     return {region: clients("logs", region) for region in regions}
 
 
@@ -433,6 +466,7 @@ class LogGroupsRun:
         outcomes = run_in_regions(
             regions,
             lambda r: plan_region(self.client(r), wanted_by_region[r], params["replace_kms_key"]),
+            params["max_concurrency"],
         )
         failed = [o for o in outcomes if o.error]
         if failed:
@@ -441,6 +475,7 @@ class LogGroupsRun:
                 + "; ".join(f"{o.region}: {o.error}" for o in failed)
                 + ". Nothing was changed.",
                 failed_regions=[o.region for o in failed],
+                region_counts=region_counts(outcomes),
             )
         plans = [p for o in outcomes for p in o.result]
         decreases = [p.decrease for p in plans if p.decrease]
@@ -448,19 +483,25 @@ class LogGroupsRun:
             self.module.fail_json(msg=decrease_message(decreases), retention_decreases=decreases)
 
         changed = any(p.actions for p in plans)
+        counts = region_counts(outcomes)
         if changed and not self.module.check_mode:
-            self.apply(plans)
-        self.exit(plans, decreases, changed)
+            counts = self.apply(plans, regions)
+        self.exit(plans, decreases, changed, counts)
 
-    def apply(self, plans: list[GroupPlan]) -> None:
+    def apply(self, plans: list[GroupPlan], regions: list[str]) -> dict[str, int]:
+        """Write every region's changes; fails the module (changed) naming each failed region."""
         todo: dict[str, list[GroupPlan]] = {}
         for plan in plans:
             if plan.actions:
                 todo.setdefault(plan.wanted["region"], []).append(plan)
 
         def work(region: str) -> None:
-            for plan in todo[region]:
-                apply_plan(self.client(region), plan)
+            try:
+                for plan in todo[region]:
+                    apply_plan(self.client(region), plan)
+            except Exception as exc:
+                after_write(exc)  # the region's first call is a write: it may have gone through
+                raise
             created = [p for p in todo[region] if "create" in p.actions]
             if created:
                 # Report the real ARN of new groups (one describe per 50 groups).
@@ -468,8 +509,10 @@ class LogGroupsRun:
                 for plan in created:
                     plan.created = found.get(plan.wanted["name"])
 
-        outcomes = run_in_regions(sorted(todo), work)
+        outcomes = run_in_regions(sorted(todo), work, self.module.params["max_concurrency"])
         failed = [o for o in outcomes if o.error]
+        counts = region_counts(outcomes)
+        counts["done"] += len(regions) - len(outcomes)  # regions with nothing to change
         if failed:
             details = "; ".join(f"{o.region}: {o.error}" for o in failed)
             hint = ""
@@ -480,9 +523,15 @@ class LogGroupsRun:
             self.module.fail_json(
                 msg=f"Changing log groups failed in {details}{hint}",
                 failed_regions=[o.region for o in failed],
+                region_counts=counts,
+                # Regions that succeeded changed; a failed one may have before it failed.
+                changed=any(o.error is None or o.wrote for o in outcomes),
             )
+        return counts
 
-    def exit(self, plans: list[GroupPlan], decreases: list[dict[str, Any]], changed: bool) -> None:
+    def exit(
+        self, plans: list[GroupPlan], decreases: list[dict[str, Any]], changed: bool, counts: dict[str, int]
+    ) -> None:
         results = [after_state(p) for p in plans]
         for plan in plans:
             for warning in plan.warnings:
@@ -495,7 +544,13 @@ class LogGroupsRun:
                 if p.actions
             },
         }
-        self.module.exit_json(changed=changed, log_groups=results, retention_decreases=decreases, diff=diff)
+        self.module.exit_json(
+            changed=changed,
+            log_groups=results,
+            retention_decreases=decreases,
+            region_counts=counts,
+            diff=diff,
+        )
 
 
 def main() -> None:
@@ -511,6 +566,8 @@ def main() -> None:
         log_groups=dict(type="list", elements="dict", required=True, options=group_spec),
         allow_retention_decrease=dict(type="bool", default=False),
         replace_kms_key=dict(type="bool", default=False),
+        max_concurrency=dict(type="int", default=0),
+        variable_names=dict(type="dict", default={}),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     LogGroupsRun(module).run()

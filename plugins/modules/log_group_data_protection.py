@@ -21,6 +21,9 @@ description:
     see the original values.
   - Policies are compared as normalized documents, so a policy that only differs in formatting or
     order is left alone.
+  - The regions of O(log_groups) are checked against C(ec2:DescribeRegions) before anything is read
+    or changed. An error in any region fails the module after every region ran, naming each region;
+    a region that failed after a change counts as changed.
 author:
   - gdpr.aws_monitoring maintainers (@gdpr)
 options:
@@ -85,6 +88,7 @@ options:
     type: str
     default: Masks personal data in logs (GDPR Art. 32)
 extends_documentation_fragment:
+  - gdpr.aws_monitoring.regions
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -150,6 +154,23 @@ policy:
   description: The policy document the module wants (null with O(state=absent)).
   returned: always
   type: dict
+region_counts:
+  description: How many regions were done, refused (always 0 here) and failed.
+  returned: always
+  type: dict
+  sample: {"done": 2, "refused": 0, "failed": 0}
+failed_regions:
+  description: Regions where reading or changing a policy failed (the module then fails).
+  returned: on failure
+  type: list
+  elements: str
+  sample: ["eu-west-1"]
+unknown_regions:
+  description: Regions AWS does not know (the module then fails before any change).
+  returned: on failure
+  type: list
+  elements: str
+  sample: ["eu-wset-1"]
 """
 
 import json
@@ -163,8 +184,13 @@ except ImportError:  # AnsibleAWSModule reports the missing SDK itself
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
     RegionalClients,
+    account_region,
+    after_write,
+    check_regions,
     error_code,
+    region_counts,
     run_in_regions,
+    variable_name,
 )
 
 POLICY_VERSION = "2021-06-01"
@@ -175,8 +201,14 @@ NOT_IMPLEMENTED_CODES = frozenset({"500", "501", "404", "NotImplemented"})
 
 
 def make_clients(module: AnsibleAWSModule, regions: list[str]) -> dict[str, Any]:
-    """One retrying CloudWatch Logs client per region, from one boto3 session (made before the fan-out)."""
+    """One retrying CloudWatch Logs client per region, from one boto3 session (made before the fan-out).
+
+    The regions are checked against ec2:DescribeRegions first (a typo fails naming its variable).
+    """
     clients = RegionalClients(module)
+    home = account_region(clients, [module.region, *regions])
+    names = module.params["variable_names"]
+    check_regions(module, clients("ec2", home), {variable_name(names, "log_groups"): regions})
     return {region: clients("logs", region) for region in regions}
 
 
@@ -293,21 +325,31 @@ def sync_region(
     want: dict[str, Any] | None,
     check_mode: bool,
 ) -> list[dict[str, Any]]:
-    """Read every group's policy, then put or delete where it differs from ``want``."""
+    """Read every group's policy, then put or delete where it differs from ``want``.
+
+    An error after the region's first write is marked (``after_write``): the run reports changed.
+    """
     results = []
-    for name in names:
-        have = read_policy(client, name)
-        changed = not policies_equal(have, want)
-        if changed and not check_mode:
-            if want is None:
-                client.delete_data_protection_policy(logGroupIdentifier=name, aws_retry=True)
-            else:
-                client.put_data_protection_policy(
-                    logGroupIdentifier=name, policyDocument=json.dumps(want), aws_retry=True
-                )
-        results.append(
-            {"name": name, "changed": changed, "before": have, "policy": want if changed else have}
-        )
+    wrote = False
+    try:
+        for name in names:
+            have = read_policy(client, name)
+            changed = not policies_equal(have, want)
+            if changed and not check_mode:
+                wrote = True  # set before the call: it may go through even if its answer is lost
+                if want is None:
+                    client.delete_data_protection_policy(logGroupIdentifier=name, aws_retry=True)
+                else:
+                    client.put_data_protection_policy(
+                        logGroupIdentifier=name, policyDocument=json.dumps(want), aws_retry=True
+                    )
+            results.append(
+                {"name": name, "changed": changed, "before": have, "policy": want if changed else have}
+            )
+    except Exception as exc:
+        if wrote:
+            after_write(exc)
+        raise
     return results
 
 
@@ -346,7 +388,9 @@ def run(module: AnsibleAWSModule) -> None:
     # One boto3 session for all regions (the service model is parsed once).
     clients = make_clients(module, regions)
     outcomes = run_in_regions(
-        regions, lambda r: sync_region(clients[r], names_by_region[r], wanted[r], module.check_mode)
+        regions,
+        lambda r: sync_region(clients[r], names_by_region[r], wanted[r], module.check_mode),
+        params["max_concurrency"],
     )
     failed = [o for o in outcomes if o.error]
     if failed:
@@ -354,6 +398,10 @@ def run(module: AnsibleAWSModule) -> None:
             msg="Data protection policy failed in " + "; ".join(f"{o.region}: {o.error}" for o in failed),
             failed_regions=[o.region for o in failed],
             not_implemented=any(isinstance(o.exception, NotImplementedByEndpoint) for o in failed),
+            region_counts=region_counts(outcomes),
+            # A region that failed after a write, or one that succeeded with changes, changed AWS.
+            changed=any(o.wrote for o in failed)
+            or any(r["changed"] for o in outcomes if o.error is None for r in o.result),
         )
     results = [dict(r, region=o.region) for o in outcomes for r in o.result]
     changed = any(r["changed"] for r in results)
@@ -364,7 +412,13 @@ def run(module: AnsibleAWSModule) -> None:
     for result in results:
         result.pop("before")
     some_region = regions[0] if regions else "eu-west-1"
-    module.exit_json(changed=changed, log_groups=results, policy=wanted.get(some_region), diff=diff)
+    module.exit_json(
+        changed=changed,
+        log_groups=results,
+        policy=wanted.get(some_region),
+        region_counts=region_counts(outcomes),
+        diff=diff,
+    )
 
 
 def main() -> None:
@@ -393,6 +447,8 @@ def main() -> None:
         ),
         policy_name=dict(type="str", default="gdpr-aws-monitoring"),
         description=dict(type="str", default="Masks personal data in logs (GDPR Art. 32)"),
+        max_concurrency=dict(type="int", default=0),
+        variable_names=dict(type="dict", default={}),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     run(module)

@@ -54,6 +54,8 @@ TRANSIENT = [
     client_error("RequestLimitExceeded", 503),
     client_error("InternalServerErrorException", 500),  # GuardDuty's 5xx code: retried by status
     client_error("ServiceUnavailableException", 503),
+    client_error("502", 502),  # a gateway's HTML page in front of the service
+    client_error("InternalFailure", 500),
     botocore.exceptions.EndpointConnectionError(endpoint_url="https://logs.eu-west-1.amazonaws.com"),
     botocore.exceptions.ConnectionClosedError(endpoint_url="https://logs.eu-west-1.amazonaws.com"),
     botocore.exceptions.ReadTimeoutError(endpoint_url="https://logs.eu-west-1.amazonaws.com"),
@@ -79,6 +81,8 @@ def test_transient_errors_are_retried_until_the_call_passes(error):
         client_error("BadRequestException"),
         client_error("ResourceAlreadyExistsException"),
         client_error("LimitExceededException"),  # CloudWatch Logs: a quota, not throttling
+        client_error("500", 500),  # moto's answer to a call it does not implement (an HTML page)
+        client_error("404", 404),
         botocore.exceptions.SSLError(endpoint_url="https://x", error="bad certificate"),
         ValueError("a bug"),
     ],

@@ -55,9 +55,12 @@ def described(region: str, name: str, **extra: Any) -> dict[str, Any]:
 
 
 def run_module(
-    module: Any, args: dict[str, Any], clients: dict[str, Any], check_mode: bool = False
+    module: Any, args: dict[str, Any], clients: dict[str, Any] | None, check_mode: bool = False
 ) -> ModuleExit:
-    """Run ``module.main()`` with ``args``; the regional clients are the given stubbed ones."""
+    """Run ``module.main()`` with ``args``; the regional clients are the given stubbed ones.
+
+    ``clients=None``: the module makes its own (the embedded AWS of the ``aws`` fixture).
+    """
     if check_mode:
         args = dict(args, _ansible_check_mode=True)
     args.setdefault("region", "eu-west-1")
@@ -68,9 +71,16 @@ def run_module(
     def _fail(self: Any, msg: str, **kwargs: Any) -> None:
         raise ModuleExit(dict(kwargs, msg=msg), failed=True)
 
+    if clients is None:
+        make_clients = module.make_clients
+    else:
+
+        def make_clients(_module: Any, regions: list[str]) -> dict[str, Any]:
+            return {r: clients[r] for r in regions}
+
     with (
         patch_module_args(args),
-        mock.patch.object(module, "make_clients", lambda _m, regions: {r: clients[r] for r in regions}),
+        mock.patch.object(module, "make_clients", make_clients),
         mock.patch("ansible.module_utils.basic.AnsibleModule.exit_json", _exit),
         mock.patch("ansible.module_utils.basic.AnsibleModule.fail_json", _fail),
         pytest.raises(ModuleExit) as info,

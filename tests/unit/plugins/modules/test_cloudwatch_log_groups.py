@@ -8,6 +8,7 @@ call at all. The Molecule scenario `log_groups` covers the rest against moto.
 
 from __future__ import annotations
 
+import boto3
 import pytest
 from log_groups_stubs import ACCOUNT, described, group_arn, run_module, stubbed_client
 
@@ -289,3 +290,65 @@ def test_module_reports_a_failed_region_without_touching_the_others():
     assert result.result["failed_regions"] == [US]
     assert "Nothing was changed" in result.result["msg"]
     eu_stub.assert_no_pending_responses()
+
+
+def test_module_failing_after_a_write_reports_changed_and_counts_regions():
+    """Issue 10: a region that failed after a write must report changed (the run did change AWS)."""
+    eu, eu_stub = stubbed_client(EU)
+    us, us_stub = stubbed_client(US)
+    eu_stub.add_response("describe_log_groups", {"logGroups": []}, {"logGroupIdentifiers": ["/a"]})
+    eu_stub.add_response("create_log_group", {}, {"logGroupName": "/a", "logGroupClass": "STANDARD"})
+    eu_stub.add_client_error("put_retention_policy", service_error_code="OperationAbortedException")
+    us_stub.add_response(
+        "describe_log_groups",
+        {"logGroups": [described(US, "/b", retentionInDays=30)]},
+        {"logGroupIdentifiers": ["/b"]},
+    )
+    result = run_module(
+        mod,
+        {
+            "log_groups": [
+                {"name": "/a", "region": EU, "retention_in_days": 30},
+                {"name": "/b", "region": US, "retention_in_days": 30},
+            ]
+        },
+        {EU: eu, US: us},
+    )
+    assert result.failed
+    assert result.result["changed"] is True
+    assert result.result["failed_regions"] == [EU]
+    assert "OperationAbortedException" in result.result["msg"] and EU in result.result["msg"]
+    assert result.result["region_counts"] == {"done": 1, "refused": 0, "failed": 1}
+    eu_stub.assert_no_pending_responses()
+
+
+def test_module_counts_regions_when_all_is_well():
+    eu, stub = stubbed_client(EU)
+    stub.add_response(
+        "describe_log_groups",
+        {"logGroups": [described(EU, "/a", retentionInDays=30)]},
+        {"logGroupIdentifiers": ["/a"]},
+    )
+    result = run_module(mod, {"log_groups": [{"name": "/a", "retention_in_days": 30}]}, {EU: eu})
+    assert result.result["changed"] is False
+    assert result.result["region_counts"] == {"done": 1, "refused": 0, "failed": 0}
+
+
+def test_unknown_region_is_rejected_before_any_group_is_read_or_made(aws):
+    """Issue 10 item 6: a region typo failed only after the valid regions were written (moto)."""
+    result = run_module(
+        mod,
+        {
+            "log_groups": [
+                {"name": "/gdpr/typo/a", "region": EU, "retention_in_days": 30},
+                {"name": "/gdpr/typo/b", "region": "eu-wset-1", "retention_in_days": 30},
+            ],
+            "variable_names": {"log_groups": "log_groups_extra[].region"},
+        },
+        None,
+    )
+    assert result.failed
+    assert "eu-wset-1 in log_groups_extra[].region (did you mean eu-west-1?)" in result.result["msg"]
+    assert result.result["unknown_regions"] == ["eu-wset-1"]
+    logs = boto3.client("logs", region_name=EU)
+    assert logs.describe_log_groups(logGroupNamePrefix="/gdpr/typo")["logGroups"] == []

@@ -187,3 +187,54 @@ def test_module_reports_unimplemented_endpoint():
     result = run_module(mod, {"log_groups": [{"name": "/a"}]}, {EU: eu})
     assert result.failed
     assert result.result["not_implemented"] is True
+    assert result.result["changed"] is False  # nothing was written
+    assert result.result["region_counts"] == {"done": 0, "refused": 0, "failed": 1}
+
+
+def test_module_failing_after_a_write_reports_changed_naming_the_region():
+    """Issue 10: a region that failed after a write must report changed."""
+    eu, stub = stubbed_client(EU)
+    want = default_policy(EU)
+    stub.add_response(
+        "get_data_protection_policy", {"logGroupIdentifier": "/a"}, {"logGroupIdentifier": "/a"}
+    )
+    stub.add_response(
+        "put_data_protection_policy",
+        {"logGroupIdentifier": "/a", "policyDocument": json.dumps(want)},
+        {"logGroupIdentifier": "/a", "policyDocument": json.dumps(want)},
+    )
+    stub.add_client_error("get_data_protection_policy", service_error_code="AccessDeniedException")
+    us, us_stub = stubbed_client(US)
+    us_stub.add_response(
+        "get_data_protection_policy", {"logGroupIdentifier": "/c"}, {"logGroupIdentifier": "/c"}
+    )
+    us_stub.add_client_error("put_data_protection_policy", service_error_code="OperationAbortedException")
+    result = run_module(
+        mod,
+        {"log_groups": [{"name": "/a"}, {"name": "/b"}, {"name": "/c", "region": US}]},
+        {EU: eu, US: us},
+    )
+    assert result.failed
+    assert result.result["changed"] is True
+    assert result.result["failed_regions"] == [EU, US]
+    assert (
+        "AccessDeniedException" in result.result["msg"]
+        and "OperationAbortedException" in result.result["msg"]
+    )
+    assert result.result["region_counts"] == {"done": 0, "refused": 0, "failed": 2}
+    stub.assert_no_pending_responses()
+
+
+def test_unknown_region_is_rejected_before_any_call(aws):
+    """Issue 10 item 6: checked against the embedded AWS's DescribeRegions, before any policy call."""
+    result = run_module(
+        mod,
+        {
+            "log_groups": [{"name": "/a", "region": EU}, {"name": "/b", "region": "us-eats-1"}],
+            "variable_names": {"log_groups": "log_groups_default_region"},
+        },
+        None,
+    )
+    assert result.failed
+    assert "us-eats-1 in log_groups_default_region (did you mean us-east-1?)" in result.result["msg"]
+    assert "not_implemented" not in result.result  # no data protection call was made at all
