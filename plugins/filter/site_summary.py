@@ -32,10 +32,40 @@ def _regions(guardduty: Mapping[str, Any] | None, log_groups: Mapping[str, Any] 
     for det in (guardduty or {}).get("detectors") or []:
         regions.setdefault(det["region"], {})["guardduty"] = _guardduty_line(det)
     for skipped in (guardduty or {}).get("skipped_regions") or []:
-        regions.setdefault(skipped["region"], {})["guardduty"] = f"skipped: {skipped.get('reason')}"
+        regions.setdefault(skipped["region"], {})["guardduty"] = (
+            f"skipped, not opted in: {skipped.get('reason')}"
+        )
     for region, groups in (log_groups or {}).items():
         regions.setdefault(region, {})["log_groups"] = [_log_group_line(g) for g in groups]
     return dict(sorted(regions.items()))
+
+
+def _counts_line(counts: Mapping[str, Any]) -> str:
+    return (
+        f"{counts.get('done', 0)} done, {counts.get('refused', 0)} refused (not opted in), "
+        f"{counts.get('failed', 0)} failed"
+    )
+
+
+def _region_counts(
+    guardduty: Mapping[str, Any] | None,
+    log_groups: Mapping[str, Any] | None,
+    attachments: Mapping[str, Any] | None,
+) -> dict[str, str]:
+    """How many regions each controller role did, skipped as refused, and failed (roles that ran)."""
+    lines: dict[str, str] = {}
+    if guardduty:
+        counts = guardduty.get("region_counts") or {
+            "done": len(guardduty.get("detectors") or []),
+            "refused": len(guardduty.get("skipped_regions") or []),
+        }
+        lines["guardduty"] = _counts_line(counts)
+    if log_groups:
+        # The log_groups role fails on any region's error, so a result it left is every region done.
+        lines["log_groups"] = _counts_line({"done": len(log_groups)})
+    if attachments and attachments.get("region_counts"):
+        lines["agent_iam"] = _counts_line(attachments["region_counts"])
+    return lines
 
 
 def _host_line(hv: Mapping[str, Any], attachment: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,13 +88,18 @@ def site_summary(
     log_groups: Mapping[str, Any] | None = None,
     attachments: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One line per region's detector and log group, one entry per host, sorted by name."""
+    """One line per region's detector and log group, one entry per host, sorted by name, and per
+    controller role how many regions were done, refused and failed."""
     by_instance = {i.get("instance_id"): i for i in (attachments or {}).get("instances") or []}
     hosts_report = {}
     for host in sorted(hosts):
         hv = hostvars.get(host) or {}
         hosts_report[host] = _host_line(hv, by_instance.get(hv.get("instance_id", host)) or {})
-    return {"regions": _regions(guardduty, log_groups), "hosts": hosts_report}
+    return {
+        "region_counts": _region_counts(guardduty, log_groups, attachments),
+        "regions": _regions(guardduty, log_groups),
+        "hosts": hosts_report,
+    }
 
 
 class FilterModule:

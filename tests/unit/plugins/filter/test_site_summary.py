@@ -56,7 +56,7 @@ def test_regions_have_one_line_per_detector_and_group() -> None:
         "/gdpr/p/nginx/access | 365 days | KMS-encrypted | not masked (unchanged)",
         "/legacy | never expires | not encrypted | masked (unchanged)",
     ]
-    assert out["regions"]["me-south-1"]["guardduty"] == "skipped: UnrecognizedClientException"
+    assert out["regions"]["me-south-1"]["guardduty"] == "skipped, not opted in: UnrecognizedClientException"
     assert list(out["regions"]) == sorted(out["regions"])
 
 
@@ -73,4 +73,21 @@ def test_hosts_show_profile_action_and_agent_state() -> None:
 
 
 def test_nothing_ran_gives_empty_report() -> None:
-    assert site_summary({}, []) == {"regions": {}, "hosts": {}}
+    assert site_summary({}, []) == {"region_counts": {}, "regions": {}, "hosts": {}}
+
+
+def test_region_counts_per_controller_role() -> None:
+    """Issue 10: the summary says how many regions were done, refused and failed."""
+    guardduty = dict(GUARDDUTY, region_counts={"done": 16, "refused": 1, "failed": 0})
+    attachments = dict(ATTACHMENTS, region_counts={"done": 3, "refused": 0, "failed": 0})
+    out = site_summary(HOSTVARS, ["i-1"], guardduty, LOG_GROUPS, attachments)
+    assert out["region_counts"] == {
+        "guardduty": "16 done, 1 refused (not opted in), 0 failed",
+        "log_groups": "1 done, 0 refused (not opted in), 0 failed",
+        "agent_iam": "3 done, 0 refused (not opted in), 0 failed",
+    }
+
+
+def test_region_counts_from_an_older_guardduty_fact_and_roles_not_run() -> None:
+    out = site_summary(HOSTVARS, [], GUARDDUTY, {}, {})
+    assert out["region_counts"] == {"guardduty": "1 done, 1 refused (not opted in), 0 failed"}
