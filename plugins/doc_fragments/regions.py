@@ -17,9 +17,9 @@ options:
     default: 0
   variable_names:
     description:
-      - What the caller (usually a role) calls this module's options, for example
+      - "What the caller (usually a role) calls this module's options, for example
         C({regions: guardduty_regions}). Errors about an option, such as an unknown region, then name
-        the variable the user set instead of the module option.
+        the variable the user set instead of the module option."
     type: dict
     default: {}
 notes:
