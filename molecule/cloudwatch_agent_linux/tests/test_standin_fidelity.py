@@ -79,11 +79,15 @@ def wait_until(check: Callable[[], bool], timeout: float = WAIT) -> bool:
     return True
 
 
-def arrived_once(logs: Any, group: str, probes: list[str]) -> dict[str, int]:
-    """How often each probe arrived in the group, after waiting until each arrived at least once."""
-    wait_until(lambda: all(events(logs, group, probe) for probe in probes))
-    time.sleep(6)  # one more batching period: a duplicate would be sent by now
-    return {probe: len(events(logs, group, probe)) for probe in probes}
+def arrival_counts(logs: Any, wanted: dict[str, list[str]], timeout: float = WAIT) -> dict[str, int]:
+    """How often each probe arrived in its group ({group: probes}), once all arrived or time is up."""
+    wait_until(lambda: all(events(logs, g, p) for g, probes in wanted.items() for p in probes), timeout)
+    time.sleep(6)  # one more batching period: a duplicate would have been sent by now
+    return {p: len(events(logs, g, p)) for g, probes in wanted.items() for p in probes}
+
+
+def once(wanted: dict[str, list[str]]) -> dict[str, int]:
+    return {p: 1 for probes in wanted.values() for p in probes}
 
 
 def test_access_line_arrives_with_the_time_written_in_it(hosts: dict[str, Host], logs: Any) -> None:
@@ -151,9 +155,8 @@ def test_logrotate_create_right_after_writing_loses_and_repeats_nothing(
             after = f"fidelity-rotate-after-{server}-{uuid.uuid4().hex[:8]}"
             host.check_output(f"curl -s -o /dev/null http://127.0.0.1:{port}/{after}")
             probes.setdefault(server, []).extend([*before, after])
-    for server, wanted in probes.items():
-        counts = arrived_once(logs, f"{PREFIX}/{server}/access", wanted)
-        assert counts == dict.fromkeys(wanted, 1), counts
+    wanted = {f"{PREFIX}/{server}/access": sent for server, sent in probes.items()}
+    assert arrival_counts(logs, wanted) == once(wanted)
 
 
 def _reopened(host: Host, server: str, port: int) -> bool:
@@ -180,9 +183,8 @@ def test_logrotate_copytruncate_loses_and_repeats_nothing(hosts: dict[str, Host]
         host.check_output(f"printf '%s\\n' '{USER_FILE} {{' copytruncate 'rotate 1' missingok '}}' > {conf}")
         host.check_output(f"logrotate -f -s /run/gdpr-fidelity-logrotate.status {conf}")
         append(host, USER_FILE, *after[name])
-    for name in hosts:
-        counts = arrived_once(logs, USER_GROUP, before[name] + after[name])
-        assert counts == dict.fromkeys(before[name] + after[name], 1), counts
+    wanted = {USER_GROUP: [p for name in hosts for p in before[name] + after[name]]}
+    assert arrival_counts(logs, wanted) == once(wanted)
 
 
 class Outage:
@@ -247,13 +249,9 @@ def test_lines_written_during_an_outage_arrive_after_it(
     for server, wanted in probes.items():
         assert not any(events(logs, f"{PREFIX}/{server}/access", p) for p in wanted), "sent during the outage"
     outage.end()
-    for server, wanted in probes.items():
-        # the agent's longest wait between retries is a minute
-        wait_until(
-            lambda g=f"{PREFIX}/{server}/access", w=wanted: all(events(logs, g, p) for p in w), timeout=90
-        )
-        counts = arrived_once(logs, f"{PREFIX}/{server}/access", wanted)
-        assert counts == dict.fromkeys(wanted, 1), counts
+    wanted = {f"{PREFIX}/{server}/access": sent for server, sent in probes.items()}
+    # the agent's longest wait between retries is a minute
+    assert arrival_counts(logs, wanted, timeout=90) == once(wanted)
 
 
 def test_a_deleted_log_group_is_created_again(hosts: dict[str, Host], logs: Any) -> None:
@@ -262,5 +260,5 @@ def test_a_deleted_log_group_is_created_again(hosts: dict[str, Host], logs: Any)
     probes = {name: f"fidelity-recreated-{name}-{uuid.uuid4().hex[:8]}" for name in hosts}
     for name, host in hosts.items():
         append(host, USER_FILE, probes[name])
-    counts = arrived_once(logs, USER_GROUP, list(probes.values()))
-    assert counts == dict.fromkeys(probes.values(), 1), counts
+    wanted = {USER_GROUP: list(probes.values())}
+    assert arrival_counts(logs, wanted) == once(wanted)
