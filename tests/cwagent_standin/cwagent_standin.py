@@ -874,19 +874,25 @@ class FileTail:
         return raw.decode(self.encoding or "utf-8", errors="replace")
 
     def _lines(self) -> list[tuple[str, int]]:
-        """Complete lines from the current offset; a partial last line waits for its newline."""
+        """Complete lines from the current offset; a partial last line waits for its newline.
+
+        A line longer than the largest event is cut into pieces of that size, as the tailer's
+        reader does when its buffer fills, even before its newline arrives.
+        """
         self.handle.seek(self.offset)
         data = self.handle.read(READ_CHUNK)
         lines: list[tuple[str, int]] = []
         at = 0
-        while True:
-            newline = data.find(b"\n", at)
+        while at < len(data):
+            newline = data.find(b"\n", at, at + MAX_EVENT_BYTES + 1)
             if newline < 0:
-                break
-            raw = data[at:newline]
-            for start in range(0, max(len(raw), 1), MAX_EVENT_BYTES):
-                lines.append((self._decode(raw[start : start + MAX_EVENT_BYTES]), self.offset + newline + 1))
-            at = newline + 1
+                if len(data) - at < MAX_EVENT_BYTES:
+                    break
+                end = next_at = at + MAX_EVENT_BYTES
+            else:
+                end, next_at = newline, newline + 1
+            lines.append((self._decode(data[at:end]), self.offset + next_at))
+            at = next_at
         self.offset += at
         return lines
 

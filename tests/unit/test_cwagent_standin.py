@@ -567,3 +567,21 @@ def test_moto_outage_and_group_recreation(agent, faulty_aws: Any, tmp_path: Path
     append(log, "after deletion")
     run(pipe, clock, 12)
     assert arrived() == ["after deletion"]
+
+
+def test_long_lines_are_cut_at_the_event_size(agent, tmp_path: Path) -> None:
+    """The tailer cuts a line over the event limit (1 MiB - 200 bytes) into pieces, newline or not."""
+    agent.STATE.mkdir(parents=True)
+    log = tmp_path / "big.log"
+    limit = agent.MAX_EVENT_BYTES
+    log.write_bytes(b"a" * (limit + 10) + b"\nshort\r\n" + b"b" * (limit + 5))
+    tail = agent.FileTail(str(log), agent.LineFormat({"file_path": str(log)}), None)
+    lines, ended = tail.read()
+    assert not ended
+    assert [(len(text), end) for text, end in lines] == [
+        (limit, limit),
+        (10, limit + 11),
+        (5, limit + 18),  # "short", its \r dropped
+        (limit, 2 * limit + 18),
+    ]
+    assert tail.read() == ([], False)  # the last 5 bytes wait for more
