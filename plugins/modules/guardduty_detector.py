@@ -246,6 +246,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty impo
     validate_features,
 )
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
+    NOT_OPTED_IN,
     RegionalClients,
     RegionOutcome,
     account_region,
@@ -408,14 +409,26 @@ def discover_regions(module: AnsibleAWSModule, clients: RegionalClients) -> list
     return prebuilding(clients, home, None, lambda: enabled_regions(module, clients("ec2", home)))
 
 
-def check_named_regions(module: AnsibleAWSModule, clients: RegionalClients, regions: list[str]) -> None:
-    """Fail, before any change, on a region of O(regions) (or O(region)) that AWS does not know."""
+def check_named_regions(
+    module: AnsibleAWSModule, clients: RegionalClients, regions: list[str]
+) -> dict[str, str]:
+    """Fail, before any change, on a region of O(regions) (or O(region)) that AWS does not know.
+
+    Returns every region's OptInStatus.
+    """
     names = module.params["variable_names"]
     sources = {variable_name(names, "regions"): regions}
     if module.params.get("region"):
         sources[variable_name(names, "region")] = [module.params["region"]]
     home = home_region(module, clients)
-    prebuilding(clients, home, regions, lambda: check_regions(module, clients("ec2", home), sources))
+    return prebuilding(clients, home, regions, lambda: check_regions(module, clients("ec2", home), sources))
+
+
+def explain_not_opted_in(outcomes: list[RegionOutcome], statuses: dict[str, str], label: str) -> None:
+    """A named region the account has not enabled fails (never skipped); say why, and what to do."""
+    for outcome in outcomes:
+        if outcome.error and statuses.get(outcome.region) == NOT_OPTED_IN:
+            outcome.error += f" (the account has not opted in to {outcome.region}: enable the region, or leave it out of {label})"
 
 
 def desired_from_params(params: dict[str, Any]) -> Desired:
@@ -496,9 +509,10 @@ def main() -> None:
 
     clients = RegionalClients(module, retry_decorator())
     home = home_region(module, clients)
+    statuses: dict[str, str] = {}
     if params["regions"]:
         regions = sorted(set(params["regions"]))
-        check_named_regions(module, clients, regions)
+        statuses = check_named_regions(module, clients, regions)
     else:
         regions = discover_regions(module, clients)
     account = AccountInfo(clients, home)
@@ -507,7 +521,9 @@ def main() -> None:
         lambda region: handle_region(region, clients, desired, account, module.check_mode),
         params["max_concurrency"],
     )
-    if not params["regions"]:
+    if params["regions"]:
+        explain_not_opted_in(outcomes, statuses, variable_name(params["variable_names"], "regions"))
+    else:
         # Only regions the module chose itself may be refusals (see module_utils/regions.py).
         settle_refusals(outcomes, lambda: region_statuses(clients("ec2", home)))
     result, warnings, failed = summarise(outcomes, desired)

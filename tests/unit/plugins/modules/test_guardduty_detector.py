@@ -431,10 +431,14 @@ def test_refusal_shaped_error_in_a_named_region_fails_the_run():
     stubs.known_regions_answer({"me-south-1": "not-opted-in"})
     refusing(stubs, "me-south-1", "UnrecognizedClientException")
     existing(stubs, "eu-west-1", real_detector(enabled=()))
-    out = run({"regions": ["me-south-1", "eu-west-1"]}, stubs)
+    out = run(
+        {"regions": ["me-south-1", "eu-west-1"], "variable_names": {"regions": "guardduty_regions"}}, stubs
+    )
     stubs.assert_all_used()
     assert out.failed
     assert [f["region"] for f in out.result["failed_regions"]] == ["me-south-1"]
+    assert "has not opted in to me-south-1" in out.result["msg"]
+    assert "leave it out of guardduty_regions" in out.result["msg"]
     assert out.result["region_counts"] == {"done": 1, "refused": 0, "failed": 1}
 
 
