@@ -1,0 +1,643 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to gdpr.aws_monitoring
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: gdpr_evidence_info
+short_description: Read-only GDPR evidence over every enabled region - one row per resource and check
+version_added: 0.1.0
+description:
+  - Reads the estate back, independently of the roles that configured it, and judges it with the
+    checks of the collection's evidence registry (C(module_utils/evidence.py)). Returns one row per
+    (account, region, resource, check) with C(check_id), GDPR C(article), C(status) (C(PASS),
+    C(FAIL), or C(UNKNOWN) with the reason), C(resource), C(detail) and C(remediation).
+  - Only Describe, Get and List calls are made. Every region is read concurrently in one call.
+  - GuardDuty per region - one detector, C(ENABLED), the configured features and publishing frequency.
+  - Log groups - the planned ones (O(log_groups), which must exist) and every group under
+    O(log_group_prefix) - retention within O(min_retention_days)..O(max_retention_days) (never
+    expiring fails), KMS encryption, and a data protection policy that masks (C(UNKNOWN) where the
+    endpoint cannot answer GetDataProtectionPolicy).
+  - Per instance of O(instances) - an instance profile whose role has C(CloudWatchAgentServerPolicy),
+    and logs arriving (newest event or ingestion time of the streams named after the instance in its
+    groups) within O(max_log_age_seconds); per host, the agent's state from O(instances[].agent_status).
+  - An error reading a region (other than a documented refusal of a region the account has not
+    enabled) gives C(UNKNOWN) rows naming it and fails the module after every region ran; the rows are
+    returned with the failure.
+author:
+  - gdpr.aws_monitoring maintainers (@gdpr)
+options:
+  regions:
+    description: Regions to read. Empty - every region enabled for the account (ec2:DescribeRegions).
+    type: list
+    elements: str
+    default: []
+  guardduty_frequency:
+    description: The finding publishing frequency the detectors must have. Omit to not judge it.
+    type: str
+    choices: [FIFTEEN_MINUTES, ONE_HOUR, SIX_HOURS]
+  guardduty_features:
+    description: The features (as for M(gdpr.aws_monitoring.guardduty_detector)) the detectors must have.
+    type: list
+    elements: dict
+  log_group_prefix:
+    description: Every log group under this prefix is judged, planned or not. Empty - only the planned ones.
+    type: str
+    default: ""
+  log_groups:
+    description: Log groups planned for the inventory's hosts, which must exist.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Log group name.
+        type: str
+        required: true
+      region:
+        description: Region of the group.
+        type: str
+        required: true
+      hosts:
+        description: Hosts the group is planned for (shown in the detail).
+        type: list
+        elements: str
+        default: []
+  instances:
+    description: Monitored instances (opted in); each is checked for its profile, logs and agent.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      instance_id:
+        description: EC2 instance ID.
+        type: str
+        required: true
+      region:
+        description: Region of the instance.
+        type: str
+        required: true
+      host:
+        description: Inventory name of the host (the resource of the agent row). Default - the instance ID.
+        type: str
+      log_groups:
+        description: Groups the instance's agent writes to (in its region).
+        type: list
+        elements: str
+        default: []
+      agent_status:
+        description:
+          - The agent role's status fact for the host (C(cloudwatch_agent_linux_status)). Omitted -
+            the agent row is C(UNKNOWN) (the host plays did not run in this run).
+        type: dict
+  min_retention_days:
+    description: Shortest retention accepted (shorter loses evidence).
+    type: int
+    default: 365
+  max_retention_days:
+    description: Longest retention accepted (keeping personal data longer than needed is a breach of Art. 5(1)(e)).
+    type: int
+    default: 3653
+  max_log_age_seconds:
+    description: The newest log of an instance must be at most this old.
+    type: int
+    default: 3600
+  skip_checks:
+    description: Check IDs not to run.
+    type: list
+    elements: str
+    default: []
+  max_concurrency:
+    description: Regions read at the same time. 0 - all at once (up to 64).
+    type: int
+    default: 0
+  variable_names:
+    description: Option name -> the variable the caller set it from, for error messages.
+    type: dict
+    default: {}
+notes:
+  - Supports check mode (it only reads).
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Judge the estate
+  gdpr.aws_monitoring.gdpr_evidence_info:
+    log_group_prefix: /gdpr/prod
+    guardduty_frequency: FIFTEEN_MINUTES
+    instances:
+      - {instance_id: i-0123456789abcdef0, region: eu-west-1, log_groups: [/gdpr/prod/nginx/access]}
+  register: evidence
+"""
+
+RETURN = r"""
+rows:
+  description: One per (region, resource, check), sorted by region, check and resource.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    check_id: {description: ID of the check in the registry., type: str}
+    article: {description: GDPR article the check gives evidence for., type: str}
+    status: {description: PASS, FAIL or UNKNOWN., type: str}
+    account: {description: AWS account ID., type: str}
+    region: {description: Region (C(global) for none)., type: str}
+    resource: {description: Detector, log group, instance or host., type: str}
+    detail: {description: What was seen, or why it could not be., type: str}
+    remediation: {description: Role, variable or tag that fixes it (empty when PASS)., type: str}
+header:
+  description: Account, time, collection version and the bounds the rows were judged with.
+  returned: always
+  type: dict
+counts:
+  description: Rows per status.
+  returned: always
+  type: dict
+checks:
+  description: The registry - id, article, title, scope, reads, remediation.
+  returned: always
+  type: list
+  elements: dict
+region_counts:
+  description: Regions read, refused and failed.
+  returned: always
+  type: dict
+calls:
+  description: API calls made, per operation.
+  returned: always
+  type: dict
+"""
+
+import time
+from collections import Counter
+from threading import Lock
+from typing import Any
+
+try:
+    import botocore
+except ImportError:  # AnsibleAWSModule reports it
+    botocore = None
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import evidence as ev
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty import (
+    FREQUENCIES,
+    features_from_aws,
+    features_from_params,
+)
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
+    RegionalClients,
+    account_region,
+    check_regions,
+    enabled_regions,
+    error_code,
+    region_counts,
+    region_statuses,
+    retry_decorator,
+    run_in_regions,
+    settle_refusals,
+    variable_name,
+)
+
+COLLECTION_VERSION = "0.1.0"
+# What an endpoint answers when it does not implement GetDataProtectionPolicy (moto 5.2.5: HTTP 500
+# with an HTML body, so botocore's error code is "500"). Only the region's first call is judged by it
+# (not retried): the rows say UNKNOWN with this reason instead of failing. Any other error fails the region.
+NOT_IMPLEMENTED = frozenset(
+    {"500", "InternalFailure", "NotImplemented", "UnknownOperationException", "InvalidAction"}
+)
+
+
+class Calls:
+    """Counts the API calls the module makes (returned as ``calls``; the benchmark prints them)."""
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self.counts: Counter = Counter()
+
+    def hook(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.counts[f"{model.service_model.service_name}:{model.name}"] += 1
+
+
+class CountingClients(RegionalClients):
+    def __init__(self, module: Any, calls: Calls) -> None:
+        super().__init__(module, retry_decorator())
+        self._calls = calls
+
+    def __call__(self, service: str, region: str) -> Any:
+        new = (service, region) not in self._clients
+        client = super().__call__(service, region)
+        if new:
+            client.client.meta.events.register("before-call", self._calls.hook)
+        return client
+
+
+def _pages(client: Any, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a paginated List/Describe; each page under the client's retry policy."""
+    retry = getattr(client, "retry", None) or retry_decorator()
+    answer = paginated_query_with_retries(client, operation, retry_decorator=retry, **params)
+    return list(answer.get(key) or [])
+
+
+# --- Reading one region -----------------------------------------------------------------------
+
+
+def read_guardduty(client: Any) -> list[dict[str, Any]]:
+    ids = sorted(i for i in _pages(client, "list_detectors", "DetectorIds"))
+    detectors = []
+    for detector_id in ids:
+        answer = client.get_detector(DetectorId=detector_id, aws_retry=True)
+        detectors.append(
+            {
+                "id": detector_id,
+                "status": answer.get("Status"),
+                "frequency": answer.get("FindingPublishingFrequency"),
+                "features": features_from_aws(answer.get("Features")),
+            }
+        )
+    return detectors
+
+
+def read_log_groups(client: Any, prefix: str, planned: list[str]) -> dict[str, dict[str, Any]]:
+    """Groups under ``prefix`` plus the planned ones outside it, by name."""
+    groups: dict[str, dict[str, Any]] = {}
+    if prefix:
+        for group in _pages(client, "describe_log_groups", "logGroups", logGroupNamePrefix=prefix):
+            groups[group["logGroupName"]] = group
+    for name in sorted(set(planned)):
+        if name in groups or (prefix and name.startswith(prefix)):
+            continue
+        for group in _pages(client, "describe_log_groups", "logGroups", logGroupNamePrefix=name):
+            if group["logGroupName"] == name:
+                groups[name] = group
+    return groups
+
+
+def read_data_protection(client: Any, names: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    """name -> (policy document or "", reason it could not be read). The first call is not retried:
+    an endpoint without the operation answers HTTP 500, which the retry policy would retry."""
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for index, name in enumerate(names):
+        try:
+            answer = client.get_data_protection_policy(logGroupIdentifier=name, aws_retry=index > 0)
+        except botocore.exceptions.ClientError as exc:
+            code = error_code(exc)
+            if code == "ResourceNotFoundException":
+                out[name] = ("", None)
+                continue
+            if index == 0 and code in NOT_IMPLEMENTED:
+                reason = f"the endpoint cannot answer logs:GetDataProtectionPolicy ({code})"
+                return dict.fromkeys(names, (None, reason))
+            raise
+        out[name] = (answer.get("policyDocument") or "", None)
+    return out
+
+
+def read_profiles(client: Any, instance_ids: list[str]) -> dict[str, str | None]:
+    """instance ID -> associated instance profile ARN (None: none)."""
+    if not instance_ids:
+        return {}
+    out: dict[str, str | None] = dict.fromkeys(instance_ids)
+    associations = _pages(
+        client,
+        "describe_iam_instance_profile_associations",
+        "IamInstanceProfileAssociations",
+        Filters=[{"Name": "instance-id", "Values": instance_ids}],
+    )
+    for assoc in associations:
+        if assoc.get("State") in ("associated", "associating") and assoc.get("InstanceId") in out:
+            out[assoc["InstanceId"]] = (assoc.get("IamInstanceProfile") or {}).get("Arn")
+    return out
+
+
+def newest_stream_times(client: Any, group: str, instance_ids: set[str]) -> dict[str, int]:
+    """instance ID -> newest event or ingestion time (ms) of the group's streams named after it."""
+    out: dict[str, int] = {}
+    streams = _pages(client, "describe_log_streams", "logStreams", logGroupName=group)
+    for stream in streams:
+        name = stream.get("logStreamName", "")
+        newest = max(stream.get("lastEventTimestamp") or 0, stream.get("lastIngestionTime") or 0)
+        for instance_id in instance_ids:
+            if instance_id in name and newest:
+                out[instance_id] = max(out.get(instance_id, 0), newest)
+    return out
+
+
+def read_region(region: str, clients: Any, params: dict[str, Any], skip: set[str]) -> dict[str, Any]:
+    """Everything the checks of one region need; raises on an error (the region is then UNKNOWN)."""
+    facts: dict[str, Any] = {}
+    if not {"guardduty_detector", "guardduty_frequency", "guardduty_features"} <= skip:
+        facts["detectors"] = read_guardduty(clients("guardduty", region))
+    planned = [g["name"] for g in params["log_groups"] if g["region"] == region]
+    instances = [i for i in params["instances"] if i["region"] == region]
+    logs = clients("logs", region)
+    facts["groups"] = read_log_groups(logs, params["log_group_prefix"], planned)
+    if "log_group_data_protection" not in skip:
+        facts["data_protection"] = read_data_protection(logs, sorted(facts["groups"]))
+    if instances and "instance_profile" not in skip:
+        facts["profiles"] = read_profiles(
+            clients("ec2", region), sorted({i["instance_id"] for i in instances})
+        )
+    if instances and "instance_logs_arriving" not in skip:
+        newest: dict[str, int] = {}
+        wanted: dict[str, set[str]] = {}
+        for inst in instances:
+            for group in inst["log_groups"]:
+                wanted.setdefault(group, set()).add(inst["instance_id"])
+        for group in sorted(wanted):
+            if group not in facts["groups"]:
+                continue
+            for instance_id, when in newest_stream_times(logs, group, wanted[group]).items():
+                newest[instance_id] = max(newest.get(instance_id, 0), when)
+        facts["newest"] = newest
+    return facts
+
+
+def read_policies(clients: Any, home: str, profile_arns: set[str]) -> dict[str, list[str] | str]:
+    """profile ARN -> managed policy ARNs of its roles, or the error reading them (a str)."""
+    iam = clients("iam", home)
+    out: dict[str, list[str] | str] = {}
+    for arn in sorted(profile_arns):
+        name = arn.rsplit("/", 1)[-1]
+        try:
+            profile = iam.get_instance_profile(InstanceProfileName=name, aws_retry=True)["InstanceProfile"]
+            policies: list[str] = []
+            for role in profile.get("Roles") or []:
+                attached = _pages(
+                    iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role["RoleName"]
+                )
+                policies.extend(p["PolicyArn"] for p in attached)
+            out[arn] = policies
+        except botocore.exceptions.ClientError as exc:
+            out[arn] = f"iam: {error_code(exc)} reading profile {name}"
+    return out
+
+
+# --- Judging ----------------------------------------------------------------------------------
+
+
+class Judge:
+    def __init__(self, params: dict[str, Any], account: str, skip: set[str]) -> None:
+        self.params = params
+        self.account = account
+        self.skip = skip
+        self.rows: list[dict[str, str]] = []
+        self.now_ms = int(time.time() * 1000)
+
+    def add(self, check_id: str, verdict: ev.Verdict, region: str, resource: str) -> None:
+        if check_id not in self.skip:
+            self.rows.append(ev.row(check_id, verdict, self.account, region, resource))
+
+    def guardduty(self, region: str, detectors: list[dict[str, Any]] | None) -> None:
+        single = detectors[0] if detectors and len(detectors) == 1 else None
+        resource = single["id"] if single else "guardduty"
+        wanted = features_from_params(self.params["guardduty_features"])
+        self.add("guardduty_detector", ev.judge_guardduty_detector(detectors), region, resource)
+        self.add(
+            "guardduty_frequency",
+            ev.judge_guardduty_frequency(single, self.params["guardduty_frequency"]),
+            region,
+            resource,
+        )
+        self.add("guardduty_features", ev.judge_guardduty_features(single, wanted), region, resource)
+
+    def log_groups(self, region: str, facts: dict[str, Any]) -> None:
+        groups = facts["groups"]
+        planned: dict[str, list[str]] = {}
+        for g in self.params["log_groups"]:
+            if g["region"] == region:
+                planned.setdefault(g["name"], []).extend(g.get("hosts") or [])
+        protection = facts.get("data_protection") or {}
+        low, high = self.params["min_retention_days"], self.params["max_retention_days"]
+        for name in sorted(set(groups) | set(planned)):
+            group = groups.get(name)
+            if name in planned:
+                self.add("log_group_exists", ev.judge_log_group_exists(group, planned[name]), region, name)
+            if group is None:
+                continue  # the missing group is the one FAIL above: its other checks would only repeat it
+            self.add("log_group_retention", ev.judge_log_group_retention(group, low, high), region, name)
+            self.add("log_group_kms", ev.judge_log_group_kms(group), region, name)
+            policy, reason = protection.get(name, (None, "not read"))
+            self.add(
+                "log_group_data_protection",
+                ev.judge_log_group_data_protection(group, policy, reason),
+                region,
+                name,
+            )
+
+    def instance(self, inst: dict[str, Any], facts: dict[str, Any], policies: dict[str, Any]) -> None:
+        region, instance_id = inst["region"], inst["instance_id"]
+        profile_arn = (facts.get("profiles") or {}).get(instance_id)
+        found = policies.get(profile_arn) if profile_arn else None
+        self.add(
+            "instance_profile",
+            ev.judge_instance_profile(
+                {
+                    "profile_arn": profile_arn,
+                    "policies": found if isinstance(found, list) else None,
+                    "profile_error": found if isinstance(found, str) else None,
+                }
+            ),
+            region,
+            instance_id,
+        )
+        existing = [g for g in inst["log_groups"] if g in facts["groups"]]
+        missing = [g for g in inst["log_groups"] if g not in facts["groups"]]
+        seen = {
+            "log_groups": inst["log_groups"],
+            "newest_ms": (facts.get("newest") or {}).get(instance_id),
+            "logs_error": None
+            if existing or not missing
+            else "none of its log groups exists: " + ", ".join(missing),
+        }
+        self.add(
+            "instance_logs_arriving",
+            ev.judge_instance_logs(seen, self.now_ms, self.params["max_log_age_seconds"]),
+            region,
+            instance_id,
+        )
+        self.add(
+            "agent_running", ev.judge_agent(inst.get("agent_status")), region, inst.get("host") or instance_id
+        )
+
+    def failed_region(self, region: str, error: str) -> None:
+        reason = f"the region could not be read: {error}"
+        verdict = ev.unknown(reason)
+        for check_id in ("guardduty_detector", "guardduty_frequency", "guardduty_features"):
+            self.add(check_id, verdict, region, "guardduty")
+        for g in self.params["log_groups"]:
+            if g["region"] == region:
+                self.add("log_group_exists", verdict, region, g["name"])
+        for inst in self.params["instances"]:
+            if inst["region"] == region:
+                for check_id in ("instance_profile", "instance_logs_arriving"):
+                    self.add(check_id, verdict, region, inst["instance_id"])
+                self.add(
+                    "agent_running",
+                    ev.judge_agent(inst.get("agent_status")),
+                    region,
+                    inst.get("host") or inst["instance_id"],
+                )
+
+
+# --- The run ----------------------------------------------------------------------------------
+
+
+def validate(module: AnsibleAWSModule) -> None:
+    """Bad input fails before any AWS call, naming the caller's variable."""
+    params, names = module.params, module.params["variable_names"]
+    unknown_ids = ev.unknown_check_ids(params["skip_checks"])
+    if unknown_ids:
+        module.fail_json(
+            msg=f"{variable_name(names, 'skip_checks')}: unknown check id(s) {', '.join(unknown_ids)}; "
+            f"known: {', '.join(ev.CHECKS_BY_ID)}"
+        )
+    problem = ev.bounds_problem(
+        params["min_retention_days"],
+        params["max_retention_days"],
+        (variable_name(names, "min_retention_days"), variable_name(names, "max_retention_days")),
+    )
+    if problem:
+        module.fail_json(msg=problem)
+    if params["max_log_age_seconds"] < 1:
+        module.fail_json(msg=f"{variable_name(names, 'max_log_age_seconds')} must be at least 1")
+    if params["guardduty_frequency"] and params["guardduty_frequency"] not in FREQUENCIES:
+        module.fail_json(msg=f"{variable_name(names, 'guardduty_frequency')}: not one of {FREQUENCIES}")
+
+
+def main() -> None:
+    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    validate(module)
+    params = module.params
+    skip = set(params["skip_checks"])
+    calls = Calls()
+    clients = CountingClients(module, calls)
+    named = sorted(
+        set(params["regions"])
+        | {g["region"] for g in params["log_groups"]}
+        | {i["region"] for i in params["instances"]}
+    )
+    home = account_region(clients, [module.region, *named, "us-east-1"])
+    try:
+        account = clients("sts", home).get_caller_identity(aws_retry=True)["Account"]
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(exc, msg="Could not read the account (sts:GetCallerIdentity)")
+    names = params["variable_names"]
+    if named:
+        sources = {variable_name(names, "regions"): params["regions"]}
+        sources[variable_name(names, "log_groups")] = [g["region"] for g in params["log_groups"]]
+        sources[variable_name(names, "instances")] = [i["region"] for i in params["instances"]]
+        check_regions(module, clients("ec2", home), sources)
+    regions = (
+        sorted(set(params["regions"]))
+        if params["regions"]
+        else sorted(set(enabled_regions(module, clients("ec2", home))) | set(named))
+    )
+    outcomes = run_in_regions(
+        regions, lambda r: read_region(r, clients, params, skip), params["max_concurrency"]
+    )
+    if not params["regions"]:
+        settle_refusals(outcomes, lambda: region_statuses(clients("ec2", home)))
+    profiles = {arn for o in outcomes if o.result for arn in (o.result.get("profiles") or {}).values() if arn}
+    policies = read_policies(clients, home, profiles) if profiles else {}
+
+    judge = Judge(params, account, skip)
+    for outcome in outcomes:
+        if outcome.error:
+            if not outcome.refused:
+                judge.failed_region(outcome.region, outcome.error)
+            continue
+        facts = outcome.result
+        if "detectors" in facts:
+            judge.guardduty(outcome.region, facts["detectors"])
+        judge.log_groups(outcome.region, facts)
+        for inst in params["instances"]:
+            if inst["region"] == outcome.region:
+                judge.instance(inst, facts, policies)
+    rows = ev.sort_rows(judge.rows)
+    header = {
+        "account": account,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "collection_version": COLLECTION_VERSION,
+        "regions": regions,
+        "variables": {
+            variable_name(names, key): params[key]
+            for key in (
+                "min_retention_days",
+                "max_retention_days",
+                "max_log_age_seconds",
+                "log_group_prefix",
+                "guardduty_frequency",
+                "skip_checks",
+            )
+        },
+    }
+    result = {
+        "changed": False,
+        "rows": rows,
+        "header": header,
+        "counts": ev.counts(rows),
+        "summary": ev.summary_lines(rows),
+        "checks": [
+            {k: getattr(c, k) for k in ("id", "article", "title", "scope", "reads", "remediation")}
+            for c in ev.CHECKS
+        ],
+        "region_counts": region_counts(outcomes),
+        "calls": dict(sorted(calls.counts.items())),
+    }
+    failed = [o for o in outcomes if o.error and not o.refused]
+    if failed:
+        module.fail_json(
+            msg="Evidence could not be read in " + "; ".join(f"{o.region}: {o.error}" for o in failed),
+            failed_regions=[{"region": o.region, "error": o.error} for o in failed],
+            **result,
+        )
+    module.exit_json(**result)
+
+
+ARGUMENT_SPEC: dict[str, Any] = dict(
+    regions=dict(type="list", elements="str", default=[]),
+    guardduty_frequency=dict(type="str", choices=list(FREQUENCIES)),
+    guardduty_features=dict(type="list", elements="dict"),
+    log_group_prefix=dict(type="str", default=""),
+    log_groups=dict(
+        type="list",
+        elements="dict",
+        default=[],
+        options=dict(
+            name=dict(type="str", required=True),
+            region=dict(type="str", required=True),
+            hosts=dict(type="list", elements="str", default=[]),
+        ),
+    ),
+    instances=dict(
+        type="list",
+        elements="dict",
+        default=[],
+        options=dict(
+            instance_id=dict(type="str", required=True),
+            region=dict(type="str", required=True),
+            host=dict(type="str"),
+            log_groups=dict(type="list", elements="str", default=[]),
+            agent_status=dict(type="dict"),
+        ),
+    ),
+    min_retention_days=dict(type="int", default=365),
+    max_retention_days=dict(type="int", default=3653),
+    max_log_age_seconds=dict(type="int", default=3600),
+    skip_checks=dict(type="list", elements="str", default=[]),
+    max_concurrency=dict(type="int", default=0),
+    variable_names=dict(type="dict", default={}),
+)
+
+
+if __name__ == "__main__":
+    main()
