@@ -630,7 +630,7 @@ def _parse_directive(directive: str, value: str, f: _Fields, next_is_fraction: b
         index, value = _name(value, MONTHS, directive == "%b")
         f.month = index + 1
     elif directive in ("%a", "%A"):  # parsed, then ignored, as Go does
-        _, value = _name(value, WEEKDAYS, directive == "%a")
+        value = _name(value, WEEKDAYS, directive == "%a")[1]
     elif directive in ("%d", "%-d"):  # layout "_2"
         f.day, value = _number(value[1:] if value[:1] == " " else value, False)
     elif directive == "%H":
@@ -922,7 +922,7 @@ class FileTail:
         record[2] = True
         offset = None
         while self.pending and self.pending[0][2]:
-            generation, end, _ = self.pending.popleft()
+            generation, end = self.pending.popleft()[:2]
             if generation == self.generation:
                 offset = end
         if offset is not None:
@@ -980,7 +980,7 @@ class Batch:
         if not self.events:
             return True
         stamps = [e.timestamp for e in self.events]
-        span = max(max(stamps), event.timestamp) - min(min(stamps), event.timestamp)
+        span = max(*stamps, event.timestamp) - min(*stamps, event.timestamp)
         room = len(self.events) < BATCH_EVENTS and self.size + event.size <= BATCH_BYTES
         return room and span <= BATCH_SPAN_MS
 

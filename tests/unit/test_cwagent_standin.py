@@ -286,7 +286,7 @@ def assemble(agent: Any, entry: dict, lines: list[str], at: float = 0.0) -> tupl
     assembler = agent.Assembler(agent.LineFormat(entry))
     out: list[str] = []
     for number, line in enumerate(lines):
-        out += [message for message, _ in assembler.add(line, number + 1, at)]
+        out += [event[0] for event in assembler.add(line, number + 1, at)]
     return assembler, out
 
 
@@ -306,9 +306,9 @@ def test_multiline_timestamp_format_pattern(agent) -> None:
 
 def test_multiline_default_pattern_joins_indented_lines(agent) -> None:
     """Without multi_line_start_pattern the agent uses ^[\\S]: indented lines continue the event."""
-    _, out = assemble(
-        agent, {"file_path": "/x"}, ["Exception in main", "    at a.b(c.java:1)", "next", "last"]
-    )
+    out = assemble(agent, {"file_path": "/x"}, ["Exception in main", "    at a.b(c.java:1)", "next", "last"])[
+        1
+    ]
     assert out == ["Exception in main\n    at a.b(c.java:1)", "next"]
 
 
@@ -391,7 +391,7 @@ def pipeline(agent: Any, client: Any, *entries: dict, flush: int = 5) -> tuple[A
 
 
 def run(pipe: Any, clock: Clock, seconds: float) -> None:
-    for _ in range(int(seconds / 0.25)):
+    for _step in range(int(seconds / 0.25)):
         pipe.step()
         clock.now += 0.25
 

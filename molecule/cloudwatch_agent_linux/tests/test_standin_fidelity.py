@@ -145,7 +145,7 @@ def test_logrotate_create_right_after_writing_loses_and_repeats_nothing(
     probes: dict[str, list[str]] = {}
     for name, host in hosts.items():
         for server, port in web_of(name).items():
-            before = [f"fidelity-rotate-{server}-{uuid.uuid4().hex[:8]}" for _ in range(5)]
+            before = [f"fidelity-rotate-{server}-{n}-{uuid.uuid4().hex[:8]}" for n in range(5)]
             for probe in before:
                 host.check_output(f"curl -s -o /dev/null http://127.0.0.1:{port}/{probe}")
             host.check_output(f"logrotate -f {LOGROTATE_CONF[server]}")
