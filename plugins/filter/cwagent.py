@@ -38,6 +38,8 @@ def cwagent_retention(days: Any, name: str = "retention_in_days") -> int:
 
 @convention_filter
 def cwagent_log_groups(fragment: dict[str, Any]) -> list[dict[str, Any]]:
+    """Name and class of the groups a rendered fragment writes to. Fragments hold no retention: a
+    role's planned retention comes from its plan filter (cwagent_linux_log_groups, ...)."""
     return cwagent.log_groups_from_fragment(fragment)
 
 
