@@ -88,6 +88,14 @@ options:
         type: list
         elements: str
         default: []
+      stream_names:
+        description:
+          - Further names of the instance's log streams (exact), e.g. its host name, which the agent
+            uses for C({instance_id}) where there is no instance metadata (on-premise mode). Streams
+            whose name contains the instance ID always count.
+        type: list
+        elements: str
+        default: []
       agent_status:
         description:
           - The agent role's status fact for the host (C(cloudwatch_agent_linux_status)). Omitted -
@@ -143,14 +151,38 @@ rows:
   type: list
   elements: dict
   contains:
-    check_id: {description: ID of the check in the registry., type: str}
-    article: {description: GDPR article the check gives evidence for., type: str}
-    status: {description: PASS, FAIL or UNKNOWN., type: str}
-    account: {description: AWS account ID., type: str}
-    region: {description: Region (C(global) for none)., type: str}
-    resource: {description: Detector, log group, instance or host., type: str}
-    detail: {description: What was seen, or why it could not be., type: str}
-    remediation: {description: Role, variable or tag that fixes it (empty when PASS)., type: str}
+    check_id:
+      description: ID of the check in the registry.
+      type: str
+      returned: always
+    article:
+      description: GDPR article the check gives evidence for.
+      type: str
+      returned: always
+    status:
+      description: V(PASS), V(FAIL) or V(UNKNOWN).
+      type: str
+      returned: always
+    account:
+      description: AWS account ID.
+      type: str
+      returned: always
+    region:
+      description: Region of the resource.
+      type: str
+      returned: always
+    resource:
+      description: Detector, log group, instance or host.
+      type: str
+      returned: always
+    detail:
+      description: What was seen, or why it could not be seen.
+      type: str
+      returned: always
+    remediation:
+      description: Role, variable or tag that fixes it; empty when passing.
+      type: str
+      returned: always
 header:
   description: Account, time, collection version and the bounds the rows were judged with.
   returned: always
@@ -318,15 +350,17 @@ def read_profiles(client: Any, instance_ids: list[str]) -> dict[str, str | None]
     return out
 
 
-def newest_stream_times(client: Any, group: str, instance_ids: set[str]) -> dict[str, int]:
-    """instance ID -> newest event or ingestion time (ms) of the group's streams named after it."""
+def newest_stream_times(client: Any, group: str, wanted: dict[str, set[str]]) -> dict[str, int]:
+    """instance ID -> newest event or ingestion time (ms) of the group's streams of that instance:
+    those whose name contains the instance ID or equals one of its ``wanted`` stream names."""
     out: dict[str, int] = {}
-    streams = _pages(client, "describe_log_streams", "logStreams", logGroupName=group)
-    for stream in streams:
+    for stream in _pages(client, "describe_log_streams", "logStreams", logGroupName=group):
         name = stream.get("logStreamName", "")
         newest = max(stream.get("lastEventTimestamp") or 0, stream.get("lastIngestionTime") or 0)
-        for instance_id in instance_ids:
-            if instance_id in name and newest:
+        if not newest:
+            continue
+        for instance_id, names in wanted.items():
+            if instance_id in name or name in names:
                 out[instance_id] = max(out.get(instance_id, 0), newest)
     return out
 
@@ -348,10 +382,10 @@ def read_region(region: str, clients: Any, params: dict[str, Any], skip: set[str
         )
     if instances and "instance_logs_arriving" not in skip:
         newest: dict[str, int] = {}
-        wanted: dict[str, set[str]] = {}
+        wanted: dict[str, dict[str, set[str]]] = {}
         for inst in instances:
             for group in inst["log_groups"]:
-                wanted.setdefault(group, set()).add(inst["instance_id"])
+                wanted.setdefault(group, {})[inst["instance_id"]] = set(inst["stream_names"])
         for group in sorted(wanted):
             if group not in facts["groups"]:
                 continue
@@ -627,6 +661,7 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
             region=dict(type="str", required=True),
             host=dict(type="str"),
             log_groups=dict(type="list", elements="str", default=[]),
+            stream_names=dict(type="list", elements="str", default=[]),
             agent_status=dict(type="dict"),
         ),
     ),

@@ -282,3 +282,18 @@ def test_data_protection_access_denied_is_an_error() -> None:
     stub.add_client_error("get_data_protection_policy", "AccessDeniedException")
     with pytest.raises(botocore.exceptions.ClientError):
         mod.read_data_protection(client, ["/a"])
+
+
+def test_streams_count_by_instance_id_or_exact_host_name_with_stubber() -> None:
+    """DescribeLogStreams answers queued with botocore's Stubber (the matching is the point here)."""
+    client, stub = stubbed_client(EU)
+    streams = [
+        {"logStreamName": "i-0aaa", "lastEventTimestamp": 5, "lastIngestionTime": 7},
+        {"logStreamName": "web-b", "lastIngestionTime": 9},
+        {"logStreamName": "web-bb", "lastIngestionTime": 50},  # another host: not web-b's
+        {"logStreamName": "i-0ccc"},  # created, never written: no time
+    ]
+    stub.add_response("describe_log_streams", {"logStreams": streams}, {"logGroupName": "/g"})
+    wanted = {"i-0aaa": set(), "i-0bbb": {"web-b"}, "i-0ccc": set()}
+    assert mod.newest_stream_times(client, "/g", wanted) == {"i-0aaa": 7, "i-0bbb": 9}
+    stub.assert_no_pending_responses()
