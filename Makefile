@@ -20,7 +20,7 @@ export NO_COLOR := 1
 export MOLECULE_NO_LOG := false
 WITH_AWS    := $(PY) tests/harness/moto_server.py run --log $(CURDIR)/.cache/moto.log --
 
-APT_PACKAGES := python3-venv podman runc uidmap slirp4netns fuse-overlayfs debootstrap git make rsync shellcheck
+APT_PACKAGES := python3-venv podman runc uidmap slirp4netns fuse-overlayfs debootstrap git make rsync shellcheck chromium
 # Scenarios CI runs. molecule/windows_ec2 needs a real AWS account and Windows: never here.
 MOLECULE_SCENARIOS ?= $(sort $(filter-out windows_ec2,$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))))
 
