@@ -297,3 +297,49 @@ def test_streams_count_by_instance_id_or_exact_host_name_with_stubber() -> None:
     wanted = {"i-0aaa": set(), "i-0bbb": {"web-b"}, "i-0ccc": set()}
     assert mod.newest_stream_times(client, "/g", wanted) == {"i-0aaa": 7, "i-0bbb": 9}
     stub.assert_no_pending_responses()
+
+
+def test_drift_is_flagged_exactly_with_its_articles(aws: str) -> None:
+    """A clean region, then four drifts by hand: a detector suspended, a retention shortened, an
+    instance's profile disassociated, an agent stopped. Exactly those four rows turn FAIL."""
+    ids = _estate()["ids"]
+    args = _args(
+        ids,
+        regions=[EU],
+        log_groups=[{"name": ACCESS, "region": EU, "hosts": ["web1"]}],
+        instances=[
+            {
+                "instance_id": ids[0],
+                "region": EU,
+                "host": "web1",
+                "log_groups": [ACCESS],
+                "agent_status": RUNNING,
+            }
+        ],
+    )
+
+    def not_passing(rows: list[dict[str, str]]) -> set[tuple[str, str]]:
+        return {(r["check_id"], r["article"]) for r in rows if r["status"] != "PASS"}
+
+    before = run_module(mod, args).result["rows"]
+    assert not_passing(before) == {("log_group_data_protection", "Art. 25")}  # moto cannot answer
+
+    gd = boto3.client("guardduty", region_name=EU)
+    gd.update_detector(DetectorId=gd.list_detectors()["DetectorIds"][0], Enable=False)
+    boto3.client("logs", region_name=EU).put_retention_policy(logGroupName=ACCESS, retentionInDays=30)
+    ec2 = boto3.client("ec2", region_name=EU)
+    association = ec2.describe_iam_instance_profile_associations()["IamInstanceProfileAssociations"][0]
+    ec2.disassociate_iam_instance_profile(AssociationId=association["AssociationId"])
+    args["instances"][0]["agent_status"] = {"status": "stopped", "configstatus": "configured"}
+
+    after = run_module(mod, args).result["rows"]
+    assert not_passing(after) == {
+        ("log_group_data_protection", "Art. 25"),
+        ("guardduty_detector", "Art. 32"),
+        ("log_group_retention", "Art. 5(1)(e)"),
+        ("instance_profile", "Art. 32"),
+        ("agent_running", "Art. 32"),
+    }
+    assert {
+        r["status"] for r in after if r["check_id"] != "log_group_data_protection" and r["status"] != "PASS"
+    } == {"FAIL"}
