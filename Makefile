@@ -21,6 +21,8 @@ export MOLECULE_NO_LOG := false
 WITH_AWS    := $(PY) tests/harness/moto_server.py run --log $(CURDIR)/.cache/moto.log --
 
 APT_PACKAGES := python3-venv podman runc uidmap slirp4netns fuse-overlayfs debootstrap git make rsync shellcheck chromium
+# Both ends of the supported ansible-core range (tests/compat/<end>.txt), each in its own venv.
+COMPAT_ENDS := low high
 # Scenarios CI runs. molecule/windows_ec2 needs a real AWS account and Windows: never here.
 MOLECULE_SCENARIOS ?= $(sort $(filter-out windows_ec2,$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))))
 
@@ -72,6 +74,14 @@ sanity: bootstrap ## ansible-test sanity on the plugins, offline
 unit: bootstrap ## pytest unit tests (modules, filters, harness)
 	$(BIN)/pytest -q tests/unit
 
+.cache/compat/%/.stamp: tests/compat/%.txt tests/compat/requirements.txt tests/compat/build.sh requirements-constraints.txt | .cache
+	bash tests/compat/build.sh $*
+
+.PHONY: compat
+compat: bootstrap $(foreach end,$(COMPAT_ENDS),.cache/compat/$(end)/.stamp) ## the collection on the oldest and newest supported ansible-core (venvs cached in .cache/compat)
+	@pids=""; for end in $(COMPAT_ENDS); do bash tests/compat/run.sh $$end & pids="$$pids $$!"; done; \
+	rc=0; for pid in $$pids; do wait $$pid || rc=1; done; exit $$rc
+
 .PHONY: molecule
 molecule: bootstrap image ## every Molecule scenario, each with its own embedded AWS
 	@for s in $(MOLECULE_SCENARIOS); do \
@@ -88,7 +98,7 @@ bench: bootstrap image ## the figures the issues name (ratios)
 	@for b in tests/benchmarks/bench_*.py; do $(PY) $$b; done
 
 .PHONY: test
-test: lint sanity unit molecule integration ## everything CI checks
+test: lint sanity unit compat molecule integration ## everything CI checks
 
 .PHONY: demo
 demo: bootstrap ## the main job on an embedded AWS, no account needed

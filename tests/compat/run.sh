@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make compat` for one end of the supported range: in .cache/compat/<end> (built by build.sh),
+# run the syntax check of site.yml, the collection's unit tests (plugins and roles: the modules,
+# the filters, the Linux and Windows agent render tests through the roles' entry points), and the
+# guardduty scenario on the embedded AWS: --check (must predict changes), converge, converge again
+# (must change nothing). The tooling tests in tests/unit/*.py (AWX, execution environment, sanity
+# helpers, the stand-in agent) test this repository's tools, not the collection on a given core:
+# they stay in `make unit`.
+set -euo pipefail
+end=$1
+root=$(cd "$(dirname "$0")/../.." && pwd)
+venv=$root/.cache/compat/$end
+cd "$root"
+export PATH=$venv/bin:$PATH
+export ANSIBLE_CONFIG=$root/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH
+ANSIBLE_COLLECTIONS_PATH=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
+export ANSIBLE_LOCALHOST_WARNING=False ANSIBLE_INVENTORY_UNPARSED_WARNING=False
+out=$root/.cache/compat/$end.log
+: >"$out"
+
+say() { printf '=== compat %s: %s\n' "$end" "$*"; }
+versions=$(ansible --version 2>/dev/null | sed -n 1p || true)
+collections=$("$venv/bin/python" - "$ANSIBLE_COLLECTIONS_PATH" <<'PY'
+import json
+import pathlib
+import sys
+
+root = pathlib.Path(sys.argv[1]) / "ansible_collections"
+for name in ("amazon/aws", "community/aws", "ansible/windows"):
+    info = json.loads((root / name / "MANIFEST.json").read_text())["collection_info"]
+    print(f"{info['namespace']}.{info['name']} {info['version']}", end="  ")
+PY
+)
+say "$versions; $collections"
+
+say "syntax check of site.yml"
+ansible-playbook --syntax-check -i localhost, site.yml >>"$out" 2>&1 || { cat "$out"; exit 1; }
+
+say "unit tests (tests/unit/plugins tests/unit/roles)"
+rm -rf "$root/.cache/compat/$end-tmp"
+"$venv/bin/python" -m pytest -q -p no:cacheprovider --basetemp="$root/.cache/compat/$end-tmp" \
+  tests/unit/plugins tests/unit/roles >>"$out" 2>&1 ||
+  { tail -60 "$out"; exit 1; }
+say "$(tail -1 "$out")"
+
+say "guardduty scenario on the embedded AWS: check, converge, idempotence"
+"$venv/bin/python" tests/harness/moto_server.py run --log "$root/.cache/compat/$end-moto.log" -- bash -c '
+  set -euo pipefail
+  play() { ansible-playbook -i localhost, "$@" tests/compat/guardduty.yml; }
+  play --check --diff >>"'"$out"'" 2>&1
+  play >>"'"$out"'" 2>&1
+  second=$(play 2>&1) || { echo "$second"; exit 1; }
+  echo "$second" >>"'"$out"'"
+  echo "$second" | grep -Eq "localhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0" ||
+    { echo "second converge changed something:"; echo "$second" | tail -20; exit 1; }
+' || { tail -40 "$out"; exit 1; }
+say "ok"
