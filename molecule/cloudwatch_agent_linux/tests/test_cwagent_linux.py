@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+import tomllib
 import yaml
 from testinfra.host import Host
 
@@ -86,7 +87,7 @@ def test_fragment_collects_this_hosts_logs(fragment: dict, web: dict[str, int]) 
     got = {e["file_path"]: e["log_group_name"] for e in entries}
     want = {path: f"{PREFIX}/{source}" for path, source in expected_files(web).items()}
     assert got == want
-    assert {e["retention_in_days"] for e in entries} == {365}
+    assert all("retention_in_days" not in e for e in entries)  # the log_groups module sets retention
     assert {e["log_stream_name"] for e in entries} == {"{instance_id}"}
     assert fragment["logs"]["endpoint_override"].startswith("http://127.0.0.1:")
     assert fragment["agent"] == {"region": "eu-west-1", "run_as_user": "cwagent"}
@@ -135,10 +136,24 @@ def test_read_access_by_group_not_chmod(host: Host, web: dict[str, int]) -> None
     assert "cannot read" not in host.file(f"{HOME}/logs/amazon-cloudwatch-agent.log").content_string
 
 
-def test_credentials_in_common_config(host: Host) -> None:
+def test_credentials_in_common_config(host: Host, web: dict[str, int]) -> None:
     common = host.file(f"{HOME}/etc/common-config.toml").content_string
-    assert 'shared_credential_profile = "AmazonCloudWatchAgent"' in common
-    assert 'shared_credential_file = "/etc/gdpr-aws-test-credentials"' in common
+    # The agent reads the file with a TOML parser: one [credentials] table, with both settings.
+    assert tomllib.loads(common)["credentials"] == {
+        "shared_credential_profile": "AmazonCloudWatchAgent",
+        "shared_credential_file": "/etc/gdpr-aws-test-credentials",
+    }
+    if set(web) == {"apache"}:  # side_effect gave this host a [credentials] table of the user's own
+        assert common.startswith("# The site's own settings\n[credentials]\n")
+        assert tomllib.loads(common)["proxy"] == {"no_proxy": "169.254.169.254"}
+        assert "BEGIN gdpr.aws_monitoring" not in common
+
+
+def test_no_user_or_home_created(host: Host) -> None:
+    # The agent package creates cwagent without a home; the role adds it to groups and nothing else.
+    assert host.user("cwagent").exists
+    assert not host.file("/home/cwagent").exists
+    assert not host.user("cwagnet").exists
 
 
 def _wait_for(logs: Any, group: str, needle: str, timeout: float = 30.0) -> list[dict]:
