@@ -899,7 +899,9 @@ class FileTail:
     def read(self) -> tuple[list[tuple[str, int]], bool]:
         """New lines, and whether this tail has ended (its file was renamed away or deleted)."""
         if self._replaced():
-            lines = self._lines()  # the rest of the old file; an unfinished last line is lost
+            lines: list[tuple[str, int]] = []
+            while more := self._lines():  # the rest of the old file; an unfinished last line is lost
+                lines += more
             self.ended = True
             _state_path(self.path).unlink(missing_ok=True)
             self.handle.close()

@@ -585,3 +585,18 @@ def test_long_lines_are_cut_at_the_event_size(agent, tmp_path: Path) -> None:
         (limit, 2 * limit + 18),
     ]
     assert tail.read() == ([], False)  # the last 5 bytes wait for more
+
+
+def test_a_renamed_file_is_read_to_its_end(agent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a rename the whole rest of the old file is read, however much the last poll left."""
+    agent.STATE.mkdir(parents=True)
+    monkeypatch.setattr(agent, "READ_CHUNK", 16)
+    log = tmp_path / "app.log"
+    log.write_text("")
+    tail = agent.FileTail(str(log), agent.LineFormat({"file_path": str(log)}), None)
+    with log.open("a") as handle:
+        handle.write("".join(f"line {n}\n" for n in range(20)) + "unfinished")
+    log.rename(tmp_path / "app.log.1")
+    lines, ended = tail.read()
+    assert ended
+    assert [text for text, _end in lines] == [f"line {n}" for n in range(20)]
