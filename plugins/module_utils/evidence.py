@@ -423,7 +423,8 @@ h1{font-size:1.5em;margin:0 0 .3em}h2{font-size:1.2em;margin:1.4em 0 .4em;border
 table{border-collapse:collapse;margin:.3em 0 1em}
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 th{background:#f2f2f2}.PASS{background:#d8f0d8}.FAIL{background:#f6c9c9}.UNKNOWN{background:#fbeec2}
-.grid td{text-align:center;min-width:5em}.meta td,.meta th{border:none;padding:0 1em 0 0}
+.grid{font-size:.85em}.grid td{text-align:center;min-width:4.5em}.grid tr>th:first-child{white-space:nowrap}
+.meta td,.meta th{border:none;padding:0 1em 0 0}
 .n{text-align:right}code{font-size:.95em}
 @media print{body{margin:0;font-size:10px}h2{break-after:avoid}tr{break-inside:avoid}
 .PASS,.FAIL,.UNKNOWN{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
@@ -472,7 +473,10 @@ def _grid_html(rows: list[Mapping[str, Any]]) -> list[str]:
         by_cell.setdefault((r["region"], r["check_id"]), []).append(r["status"])
     regions = sorted({r["region"] for r in rows})
     out = ['<h2>Regions &times; checks</h2><table class="grid" id="grid"><tr><th>Region</th>']
-    out += [f'<th title="{_e(c.title)}">{_e(c.id)}<br>{_e(c.article)}</th>' for c in checks] + ["</tr>"]
+    # Break the long ids at their underscores so the grid fits a screen and a printed page.
+    out += [
+        f'<th title="{_e(c.title)}">{_e(c.id).replace("_", "_<wbr>")}<br>{_e(c.article)}</th>' for c in checks
+    ] + ["</tr>"]
     for region in regions:
         out.append(f'<tr data-region="{_e(region)}"><th>{_e(region)}</th>')
         for c in checks:
