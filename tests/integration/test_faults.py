@@ -1,0 +1,219 @@
+"""Reliability: the controller plays of site.yml (guardduty, log_groups, agent_iam) against the embedded
+AWS behind the fault proxy (tests/harness/fault_proxy.py). A run's word must be the estate's state:
+a denied region fails the run by name while the other regions are done, and after the endpoint died
+mid-run a rerun converges without a second detector, key or log group.
+
+Controller only, no containers: the hosts are EC2 instances created in moto, given to Ansible as a
+static inventory with the hostvars the amazon.aws.aws_ec2 inventory sets (instance_id,
+placement.region); every controller task runs on localhost. Four regions keep it fast; the guardduty
+play over all 38 regions under throttling is the benchmark's (tests/benchmarks/bench_faults.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import fault_proxy
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REGIONS = ["eu-west-1", "eu-central-1", "us-east-1", "eu-north-1"]
+DENIED_REGION = "eu-central-1"
+AGENT_ROLE = "CloudWatchAgentServerRole"
+KEY_ALIAS = "alias/gdpr-monitoring-logs"
+EXTRA_VARS = {
+    "guardduty_regions": REGIONS,
+    # moto does not implement PutDataProtectionPolicy (tested with botocore's Stubber in tests/unit).
+    "log_groups_data_protection": False,
+}
+
+
+@dataclass
+class Run:
+    rc: int
+    output: str
+
+    @property
+    def recap(self) -> dict[str, dict[str, int]]:
+        hosts = {}
+        for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", self.output, re.M):
+            hosts[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)}
+        return hosts
+
+    @property
+    def changed(self) -> int:
+        return sum(h["changed"] for h in self.recap.values())
+
+    @property
+    def failures(self) -> str:
+        """The failure reports: each ``fatal:``/``failed:`` block up to the next task or play."""
+        blocks = re.findall(
+            r"^(?:fatal|failed): .*?(?=^TASK |^PLAY |^RUNNING HANDLER|\Z)", self.output, re.M | re.S
+        )
+        return "\n".join(blocks)
+
+    def __str__(self) -> str:
+        """What a failed assertion shows: the failures and the recap, not the whole run."""
+        return f"rc={self.rc}\n{self.failures[-8000:]}\nrecap: {self.recap}"
+
+
+def _direct(proxy: fault_proxy.FaultProxy, service: str, region: str) -> Any:
+    """A client that reads moto past the faults."""
+    return boto3.client(service, region_name=region, endpoint_url=proxy.upstream_endpoint)
+
+
+def _fleet(proxy: fault_proxy.FaultProxy) -> dict[str, Any]:
+    """One opted-in instance per region, as the aws_ec2 inventory would list them."""
+    hosts = {}
+    for region in REGIONS:
+        ec2 = _direct(proxy, "ec2", region)
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        tags = [{"Key": "gdpr_monitoring", "Value": "true"}, {"Key": "gdpr_web_server", "Value": "nginx"}]
+        instance = ec2.run_instances(
+            ImageId=image,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.micro",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        )["Instances"][0]
+        instance_id = instance["InstanceId"]
+        hosts[instance_id] = {"instance_id": instance_id, "placement": {"region": region}}
+    return {"all": {"children": {"linux": {"hosts": hosts}, "windows": {"hosts": {}}}}}
+
+
+@pytest.fixture
+def estate(faulty_aws: fault_proxy.FaultProxy, tmp_path: Path) -> dict[str, Any]:
+    inventory = tmp_path / "inventory.json"
+    fleet = _fleet(faulty_aws)
+    inventory.write_text(json.dumps(fleet))
+    instances = fleet["all"]["children"]["linux"]["hosts"]
+    return {"proxy": faulty_aws, "inventory": inventory, "instances": instances}
+
+
+def _play(estate: dict[str, Any]) -> Run:
+    """``ansible-playbook site.yml --tags controller`` through the proxy."""
+    env = dict(os.environ)  # AWS_URL/AWS_ENDPOINT_URL: the proxy (faulty_aws fixture)
+    env.update(
+        {
+            "ANSIBLE_COLLECTIONS_PATH": sysconfig.get_paths()["purelib"],
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+        }
+    )
+    cmd = [
+        str(Path(sys.executable).with_name("ansible-playbook")),
+        "-i",
+        str(estate["inventory"]),
+        str(ROOT / "site.yml"),
+        "--tags",
+        "controller",
+        "-e",
+        json.dumps(EXTRA_VARS),
+    ]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    return Run(done.returncode, done.stdout + done.stderr)
+
+
+def _detectors(proxy: fault_proxy.FaultProxy, region: str) -> list[str]:
+    guardduty = _direct(proxy, "guardduty", region)
+    ids = guardduty.list_detectors()["DetectorIds"]
+    return [guardduty.get_detector(DetectorId=i)["Status"] for i in ids]
+
+
+def _customer_keys(proxy: fault_proxy.FaultProxy, region: str) -> list[str]:
+    """Enabled customer managed keys: a failed run must never leave a second one behind."""
+    kms = _direct(proxy, "kms", region)
+    keys = []
+    for key in kms.list_keys()["Keys"]:
+        meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+        if meta["KeyManager"] == "CUSTOMER" and meta["KeyState"] == "Enabled":
+            keys.append(meta["Arn"])
+    return keys
+
+
+def _alias_target(proxy: fault_proxy.FaultProxy, region: str) -> str | None:
+    aliases = _direct(proxy, "kms", region).list_aliases()["Aliases"]
+    return next((a.get("TargetKeyId") for a in aliases if a["AliasName"] == KEY_ALIAS), None)
+
+
+def _groups(proxy: fault_proxy.FaultProxy, region: str) -> list[dict[str, Any]]:
+    return _direct(proxy, "logs", region).describe_log_groups()["logGroups"]
+
+
+def _profile_of(proxy: fault_proxy.FaultProxy, region: str, instance_id: str) -> str | None:
+    assocs = _direct(proxy, "ec2", region).describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [instance_id]}]
+    )["IamInstanceProfileAssociations"]
+    live = [a["IamInstanceProfile"]["Arn"] for a in assocs if a["State"] in ("associated", "associating")]
+    return live[0] if len(live) == 1 else None
+
+
+def _assert_region_done(estate: dict[str, Any], region: str) -> None:
+    """One enabled detector; one key (the alias's); groups with retention, encrypted with it; the
+    region's instance holds the agent's profile."""
+    proxy = estate["proxy"]
+    assert _detectors(proxy, region) == ["ENABLED"], region
+    keys = _customer_keys(proxy, region)
+    assert len(keys) == 1, (region, keys)
+    assert keys[0].endswith(str(_alias_target(proxy, region))), region
+    groups = _groups(proxy, region)
+    assert groups, region
+    for group in groups:
+        assert group.get("retentionInDays"), (region, group)
+        assert group.get("kmsKeyId") == keys[0], (region, group)
+    for instance_id, hostvars in estate["instances"].items():
+        if hostvars["placement"]["region"] == region:
+            profile = _profile_of(proxy, region, instance_id)
+            assert profile and profile.endswith(f"instance-profile/{AGENT_ROLE}"), (region, instance_id)
+
+
+def test_access_denied_in_one_region_fails_naming_it_and_the_others_are_done(estate: dict[str, Any]) -> None:
+    """Every service answers the region with its own access-denied error. The GuardDuty play, the
+    first one, fails naming the region after the other regions got their detector (before the fix
+    the region was "skipped as refused" and the run ended rc=0). Ansible ends a playbook at a play
+    whose hosts all failed, so the later plays do not run: nothing may be written in that region."""
+    proxy = estate["proxy"]
+    proxy.configure(deny={DENIED_REGION: ""})
+    run = _play(estate)
+    assert run.rc != 0, str(run)
+    assert DENIED_REGION in run.failures, str(run)
+    assert any(r["fault"] == "deny" for r in proxy.operations())
+    for region in REGIONS:
+        want = [] if region == DENIED_REGION else ["ENABLED"]
+        assert _detectors(proxy, region) == want, region
+    assert _groups(proxy, DENIED_REGION) == []
+    assert _customer_keys(proxy, DENIED_REGION) == []
+
+
+@pytest.mark.parametrize(
+    "death",
+    [
+        # mid-way through the GuardDuty fan-out: the second detector is created, its id never returned
+        {"action": "guardduty:CreateDetector", "occurrence": 2, "forward": True},
+        # the second region's key is created, its id never returned (and its alias never made)
+        {"action": "kms:CreateKey", "occurrence": 2, "forward": True},
+    ],
+    ids=["at-CreateDetector", "at-CreateKey"],
+)
+def test_endpoint_dies_mid_run_then_a_rerun_converges_without_duplicates(
+    estate: dict[str, Any], death: dict[str, Any]
+) -> None:
+    proxy = estate["proxy"]
+    proxy.configure(die_at=death)
+    broken = _play(estate)
+    assert proxy.dead, "the run never reached the call the proxy was to die at"
+    assert broken.rc != 0, str(broken)
+    proxy.revive(die_at=None)
+    rerun = _play(estate)
+    assert rerun.rc == 0, str(rerun)
+    for region in REGIONS:
+        _assert_region_done(estate, region)
