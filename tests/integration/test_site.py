@@ -99,7 +99,9 @@ def site(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     try:
         before = (snapshot(REGIONS), _containers_state())
         # The demo inventory is cached by path, not by endpoint: the fleet is new, so read it afresh once.
-        check = _run(tmp / "check", ROOT / "site.yml", inventory, f"{common} --check --diff --flush-cache", **package)
+        check = _run(
+            tmp / "check", ROOT / "site.yml", inventory, f"{common} --check --diff --flush-cache", **package
+        )
         after_check = (snapshot(REGIONS), _containers_state())
         first = _run(tmp / "first", ROOT / "site.yml", inventory, common, **package)
         second = _run(tmp / "second", ROOT / "site.yml", inventory, common, **package)
