@@ -1,7 +1,8 @@
 """Reliability: the controller plays of site.yml (guardduty, log_groups, agent_iam) against the embedded
 AWS behind the fault proxy (tests/harness/fault_proxy.py). A run's word must be the estate's state:
-a denied region fails the run by name while the other regions are done, and after the endpoint died
-mid-run a rerun converges without a second detector, key or log group.
+under 30% throttling of every service it converges, a denied region fails the run by name while the
+other regions are done, and after the endpoint died mid-run a rerun converges without a second
+detector, key or log group.
 
 Controller only, no containers: the hosts are EC2 instances created in moto, given to Ansible as a
 static inventory with the hostvars the amazon.aws.aws_ec2 inventory sets (instance_id,
@@ -27,6 +28,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 REGIONS = ["eu-west-1", "eu-central-1", "us-east-1", "eu-north-1"]
+# Every service the controller plays call: the throttling test proves each one was throttled.
+SERVICES = {"guardduty", "logs", "kms", "ec2", "iam", "sts"}
 DENIED_REGION = "eu-central-1"
 AGENT_ROLE = "CloudWatchAgentServerRole"
 KEY_ALIAS = "alias/gdpr-monitoring-logs"
@@ -217,3 +220,17 @@ def test_endpoint_dies_mid_run_then_a_rerun_converges_without_duplicates(
     assert rerun.rc == 0, str(rerun)
     for region in REGIONS:
         _assert_region_done(estate, region)
+
+
+def test_30_percent_throttling_on_every_service_converges(estate: dict[str, Any]) -> None:
+    proxy = estate["proxy"]
+    proxy.configure(throttle={"*": 30}, seed=30)
+    first = _play(estate)
+    assert first.rc == 0, str(first)
+    throttled = {r["service"] for r in proxy.operations() if r["fault"] == "throttle"}
+    assert throttled >= SERVICES, f"not throttled: {SERVICES - throttled}"
+    for region in REGIONS:
+        _assert_region_done(estate, region)
+    second = _play(estate)
+    assert second.rc == 0, str(second)
+    assert second.changed == 0, str(second)
