@@ -382,40 +382,6 @@ def cwagent_linux_fragment_path_problem(path: str) -> str:
     return ""
 
 
-def cwagent_linux_gpg_key_fingerprints(colons: str) -> list[str]:
-    """Primary-key fingerprints in ``gpg --with-colons --import-options show-only --import`` output.
-
-    A ``fpr`` record belongs to the key record just before it; only those after ``pub`` are primary
-    keys (``sub`` fingerprints are subkeys, which a key file may carry too).
-    """
-    fingerprints, owner = [], ""
-    for line in str(colons or "").splitlines():
-        fields = line.split(":")
-        if fields[0] in ("pub", "sub", "sec", "ssb"):
-            owner = fields[0]
-        elif fields[0] == "fpr" and len(fields) > 9:
-            if owner in ("pub", "sec"):
-                fingerprints.append(fields[9].upper())
-            owner = ""
-    return fingerprints
-
-
-def cwagent_linux_gpg_valid_signers(status: str | list[str]) -> list[str]:
-    """Primary-key fingerprints of the good signatures in ``gpg --status-fd`` output.
-
-    gpg's DETAILS: ``VALIDSIG <fpr> <date> <timestamp> <expire> <version> <reserved> <pubkey-algo>
-    <hash-algo> <sig-class> [<primary-key-fpr>]``; the primary key's fingerprint is the 10th argument
-    (field 11 counting ``[GNUPG:]`` as 0). The first argument is the signing (sub)key's.
-    """
-    lines = status.splitlines() if isinstance(status, str) else list(status or [])
-    signers = []
-    for line in lines:
-        fields = str(line).split()
-        if fields[:2] == ["[GNUPG:]", "VALIDSIG"] and len(fields) >= 12:
-            signers.append(fields[11].upper())
-    return signers
-
-
 def _toml_header(line: str) -> str | None:
     match = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", line)
     return match.group(1) if match else None
@@ -507,8 +473,6 @@ class FilterModule:
             "cwagent_linux_stored_name": cwagent_linux_stored_name,
             "cwagent_linux_fragment": cwagent_linux_fragment,
             "cwagent_linux_fragment_path_problem": cwagent_linux_fragment_path_problem,
-            "cwagent_linux_gpg_key_fingerprints": cwagent_linux_gpg_key_fingerprints,
-            "cwagent_linux_gpg_valid_signers": cwagent_linux_gpg_valid_signers,
             "cwagent_linux_common_config": cwagent_linux_common_config,
             "cwagent_linux_log_groups": cwagent_linux_log_groups,
         }

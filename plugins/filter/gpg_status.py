@@ -55,6 +55,25 @@ def validsig_primary_fingerprints(status: Any) -> list[str]:
     return found
 
 
+def key_fingerprints(colons: Any) -> list[str]:
+    """Primary-key fingerprints in ``gpg --with-colons --import-options show-only --import`` output.
+
+    A ``fpr`` record belongs to the key record just before it; only those after ``pub``/``sec`` are
+    primary keys (``sub`` fingerprints are subkeys, which a key file may carry too). Lets a role refuse
+    a key file holding anything but the pinned key *before* importing it.
+    """
+    fingerprints, owner = [], ""
+    for line in str(colons or "").splitlines():
+        fields = line.split(":")
+        if fields[0] in ("pub", "sub", "sec", "ssb"):
+            owner = fields[0]
+        elif fields[0] == "fpr" and len(fields) > 9:
+            if owner in ("pub", "sec"):
+                fingerprints.append(fields[9].upper())
+            owner = ""
+    return fingerprints
+
+
 def gpg_signed_by(status: Any, fingerprint: Any) -> bool:
     """True when a good signature in ``status`` was made by the key whose primary fingerprint is
     exactly ``fingerprint`` (spaces and case ignored)."""
@@ -66,4 +85,5 @@ class FilterModule:
         return {
             "gpg_signed_by": gpg_signed_by,
             "gpg_validsig_primary_fingerprints": validsig_primary_fingerprints,
+            "gpg_key_fingerprints": key_fingerprints,
         }

@@ -342,47 +342,8 @@ def test_fragment_path_of_our_own(path: str) -> None:
     assert cl.cwagent_linux_fragment_path_problem(path) == ""
 
 
-# --- Signature: the pinned key, its primary fingerprint exactly --------------------------------
-
-PINNED = "937616F3450B7D806CBD9725D58167303B789C72"
-SUBKEY = "0123456789ABCDEF0123456789ABCDEF01234567"
-ATTACKER = "FEDCBA9876543210FEDCBA9876543210FEDCBA98"
-
-
-def validsig(signing: str, primary: str) -> str:
-    return f"[GNUPG:] VALIDSIG {signing} 2024-01-15 1705312800 0 4 0 1 8 00 {primary}"
-
-
-def test_valid_signers_take_the_primary_key_field_only() -> None:
-    status = "\n".join(
-        ["[GNUPG:] NEWSIG", "[GNUPG:] GOODSIG D58167303B789C72 x", validsig(SUBKEY, PINNED.lower())]
-    )
-    assert cl.cwagent_linux_gpg_valid_signers(status) == [PINNED]
-
-
-def test_degenerate_or_misplaced_fingerprints_are_not_signers() -> None:
-    # Before: any token of a VALIDSIG line counted, so "0" (the reserved field) or the pinned key
-    # named as the *signing* key of an attacker's primary key passed.
-    status = [validsig(PINNED, ATTACKER), "[GNUPG:] VALIDSIG 0 0 0", f"[GNUPG:] GOODSIG {PINNED}"]
-    signers = cl.cwagent_linux_gpg_valid_signers(status)
-    assert signers == [ATTACKER]
-    assert "0" not in signers and PINNED not in signers
-
-
-def test_key_file_primary_fingerprints_not_subkeys() -> None:
-    colons = "\n".join(
-        [
-            "pub:-:255:22:D58167303B789C72:1705312800:::-:::scSC::::::23::0:",
-            f"fpr:::::::::{PINNED}:",
-            "uid:-::::1705312800::ABC::CloudWatch agent <x@invalid>::::::::::0:",
-            "sub:-:255:18:0123456789ABCDEF:1705312800::::::e::::::23:",
-            f"fpr:::::::::{SUBKEY}:",
-            "pub:-:255:22:FEDCBA9876543210:1705312800:::-:::scSC::::::23::0:",
-            f"fpr:::::::::{ATTACKER.lower()}:",
-        ]
-    )
-    assert cl.cwagent_linux_gpg_key_fingerprints(colons) == [PINNED, ATTACKER]
-    assert cl.cwagent_linux_gpg_key_fingerprints("") == []
+# Signature checks (the pinned key, its primary fingerprint exactly) are the shared gpg_status
+# filter's: tests/unit/plugins/filter/test_gpg_status.py.
 
 
 # --- common-config.toml: the user's [credentials] table is edited, never duplicated ------------

@@ -9,6 +9,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.filter import gpg_status
 
 PINNED = "937616F3450B7D806CBD9725D58167303B789C72"
 SUBKEY = "A1B2C3D4E5F60718293A4B5C6D7E8F9012345678"
+ATTACKER = "FEDCBA9876543210FEDCBA9876543210FEDCBA98"
 
 
 def validsig(signing: str, primary: str | None) -> str:
@@ -67,4 +68,34 @@ def test_a_pin_that_is_not_a_full_fingerprint_is_an_error(pin):
 
 
 def test_filters_are_exported():
-    assert set(gpg_status.FilterModule().filters()) == {"gpg_signed_by", "gpg_validsig_primary_fingerprints"}
+    assert set(gpg_status.FilterModule().filters()) == {
+        "gpg_signed_by",
+        "gpg_validsig_primary_fingerprints",
+        "gpg_key_fingerprints",
+    }
+
+
+def test_degenerate_or_misplaced_fingerprints_are_not_signers():
+    # Before: the Linux role took any token of a VALIDSIG line, so "0" (the reserved field) or the
+    # pinned key named as the *signing* key of an attacker's primary key passed.
+    out = [validsig(PINNED, ATTACKER), "[GNUPG:] VALIDSIG 0 0 0", f"[GNUPG:] GOODSIG {PINNED}"]
+    assert gpg_status.validsig_primary_fingerprints(out) == [ATTACKER]
+    assert not gpg_status.gpg_signed_by(out, PINNED)
+    with pytest.raises(AnsibleFilterError):
+        gpg_status.gpg_signed_by(out, "0")
+
+
+def test_key_file_primary_fingerprints_not_subkeys():
+    colons = "\n".join(
+        [
+            "pub:-:255:22:D58167303B789C72:1705312800:::-:::scSC::::::23::0:",
+            f"fpr:::::::::{PINNED}:",
+            "uid:-::::1705312800::ABC::CloudWatch agent <x@invalid>::::::::::0:",
+            "sub:-:255:18:0123456789ABCDEF:1705312800::::::e::::::23:",
+            f"fpr:::::::::{SUBKEY}:",
+            "pub:-:255:22:FEDCBA9876543210:1705312800:::-:::scSC::::::23::0:",
+            f"fpr:::::::::{ATTACKER.lower()}:",
+        ]
+    )
+    assert gpg_status.key_fingerprints(colons) == [PINNED, ATTACKER]
+    assert gpg_status.key_fingerprints("") == []
