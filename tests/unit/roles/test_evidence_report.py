@@ -35,6 +35,8 @@ def _play(tmp: Path, *extra: str) -> subprocess.CompletedProcess:
     env = dict(
         os.environ,
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        # JSON results: messages printed whole on every supported ansible-core (YAML folds them).
+        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
         ANSIBLE_COLLECTIONS_PATH=sysconfig.get_paths()["purelib"],
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_LOCALHOST_WARNING="false",
