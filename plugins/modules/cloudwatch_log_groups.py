@@ -377,7 +377,11 @@ def apply_plan(client: Any, plan: GroupPlan) -> None:
             params["kmsKeyId"] = wanted["kms_key_id"]
         if wanted["tags"]:
             params["tags"] = wanted["tags"]
-        client.create_log_group(aws_retry=True, **params)
+        try:
+            client.create_log_group(aws_retry=True, **params)
+        except Exception as exc:  # only AlreadyExists of our own lost answer is taken as created
+            if not _created_by_a_lost_answer(client, name, exc):
+                raise
         if wanted.get("retention_in_days") is not None:
             client.put_retention_policy(
                 logGroupName=name, retentionInDays=wanted["retention_in_days"], aws_retry=True
@@ -391,6 +395,22 @@ def apply_plan(client: Any, plan: GroupPlan) -> None:
         client.associate_kms_key(logGroupName=name, kmsKeyId=wanted["kms_key_id"], aws_retry=True)
     if "tags" in plan.actions:
         client.tag_resource(resourceArn=group_arn(plan.current or {}), tags=plan.tags_to_set, aws_retry=True)
+
+
+def _created_by_a_lost_answer(client: Any, name: str, exc: Exception) -> bool:
+    """True when a create failed with AlreadyExists because an earlier attempt of this same call
+    created the group and its answer was lost (the connection dropped, the retry went through).
+
+    The plan saw no group moments ago; a group that now exists without retention is the one this
+    call made (CloudWatch creates groups without retention), so the run goes on and gives it its
+    retention. A group that exists *with* retention was made by someone else meanwhile: the error
+    stands, and the never-shorten guard judges it on the next run.
+    """
+    if error_code(exc) != "ResourceAlreadyExistsException":
+        return False
+    found = client.describe_log_groups(logGroupNamePrefix=name, aws_retry=True).get("logGroups", [])
+    group = next((g for g in found if g.get("logGroupName") == name), None)
+    return group is not None and group.get("retentionInDays") is None
 
 
 def after_state(plan: GroupPlan) -> dict[str, Any]:

@@ -178,6 +178,37 @@ def test_create_sends_class_key_tags_then_retention():
     stub.assert_no_pending_responses()
 
 
+def test_create_whose_answer_was_lost_goes_on_to_retention():
+    """A retried CreateLogGroup whose first attempt created the group (answer lost) gets
+    ResourceAlreadyExists: the group, found without retention, is ours and gets its retention.
+    Before, the run failed and left a never-expiring group the guard then refused to shorten."""
+    client, stub = stubbed_client(EU)
+    name = "/gdpr/prod/nginx/access"
+    plan = mod.plan_group(wanted(), None, None, False)
+    stub.add_client_error("create_log_group", "ResourceAlreadyExistsException", "exists", 400)
+    stub.add_response(
+        "describe_log_groups", {"logGroups": [described(EU, name)]}, {"logGroupNamePrefix": name}
+    )
+    stub.add_response("put_retention_policy", {}, {"logGroupName": name, "retentionInDays": 365})
+    mod.apply_plan(client, plan)
+    stub.assert_no_pending_responses()
+
+
+def test_create_racing_someone_elses_group_with_retention_fails():
+    client, stub = stubbed_client(EU)
+    name = "/gdpr/prod/nginx/access"
+    plan = mod.plan_group(wanted(), None, None, False)
+    stub.add_client_error("create_log_group", "ResourceAlreadyExistsException", "exists", 400)
+    stub.add_response(
+        "describe_log_groups",
+        {"logGroups": [described(EU, name, retentionInDays=3653)]},
+        {"logGroupNamePrefix": name},
+    )
+    with pytest.raises(Exception, match="ResourceAlreadyExists"):
+        mod.apply_plan(client, plan)
+    stub.assert_no_pending_responses()
+
+
 def test_existing_group_gets_retention_key_and_tags():
     client, stub = stubbed_client(EU)
     current = described(EU, "/gdpr/prod/nginx/access", retentionInDays=30)
