@@ -95,11 +95,17 @@ def site_summary(
     for host in sorted(hosts):
         hv = hostvars.get(host) or {}
         hosts_report[host] = _host_line(hv, by_instance.get(hv.get("instance_id", host)) or {})
-    return {
+    summary: dict[str, Any] = {
         "region_counts": _region_counts(guardduty, log_groups, attachments),
         "regions": _regions(guardduty, log_groups),
         "hosts": hosts_report,
     }
+    # What the roles did not do although nothing failed (e.g. agent_iam: no instance matched):
+    # a run that did less than asked says so where the user looks last.
+    warnings = [f"agent_iam: {w}" for w in (attachments or {}).get("warnings") or []]
+    if warnings:
+        summary["warnings"] = warnings
+    return summary
 
 
 class FilterModule:

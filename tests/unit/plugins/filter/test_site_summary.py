@@ -91,3 +91,15 @@ def test_region_counts_per_controller_role() -> None:
 def test_region_counts_from_an_older_guardduty_fact_and_roles_not_run() -> None:
     out = site_summary(HOSTVARS, [], GUARDDUTY, {}, {})
     assert out["region_counts"] == {"guardduty": "1 done, 1 refused (not opted in), 0 failed"}
+
+
+def test_no_targeted_instance_is_a_warning_in_the_summary() -> None:
+    attachments = {
+        "instances": [],
+        "warnings": ["no instance matched agent_iam_instances / agent_iam_instance_filters"],
+    }
+    report = site_summary({}, [], attachments=attachments)
+    assert report["warnings"] == [
+        "agent_iam: no instance matched agent_iam_instances / agent_iam_instance_filters"
+    ]
+    assert "warnings" not in site_summary({}, [], attachments={"instances": [], "warnings": []})
