@@ -233,7 +233,7 @@ def _uri_pattern(request_uri: str) -> tuple[re.Pattern[str], list[str], int]:
     """Regex of a ``requestUri`` (matched against the path as sent: labels are URL-encoded, so a
     label never holds a raw slash except a greedy ``{Key+}``), its literal query keys, its literal
     length (more literal characters: a more specific route)."""
-    path, _, query = request_uri.partition("?")
+    path, _sep, query = request_uri.partition("?")
     literal = len(re.sub(r"\{[^}]+\}", "", path))
     regex = re.escape(path)
     regex = re.sub(r"\\\{[^}]+?\\\+\\\}", ".+", regex)  # {Key+}: greedy, may hold slashes

@@ -92,10 +92,10 @@ def test_botocore_treats_the_throttling_as_retryable(proxy) -> None:
 def test_throttling_only_the_chosen_services_at_about_the_chosen_share(proxy) -> None:
     proxy.configure(throttle={"logs": 30}, seed=7)
     logs, gd = client(proxy, "logs"), client(proxy, "guardduty")
-    for _ in range(5):
+    for _attempt in range(5):
         gd.list_detectors()  # never throttled: not a chosen service
     throttled = 0
-    for _ in range(60):
+    for _attempt in range(60):
         try:
             logs.describe_log_groups(limit=1)
         except botocore.exceptions.ClientError as exc:
@@ -226,7 +226,7 @@ def _port_open(port: int) -> bool:
 def test_dies_after_n_requests_and_revives_on_the_same_port(proxy) -> None:
     proxy.configure(die_after=3)
     logs = client(proxy, "logs", retries={"mode": "standard", "total_max_attempts": 2})
-    for _ in range(3):
+    for _attempt in range(3):
         logs.describe_log_groups()
     with pytest.raises(botocore.exceptions.EndpointConnectionError):
         logs.describe_log_groups()  # the 4th is cut; botocore's retry finds the port closed

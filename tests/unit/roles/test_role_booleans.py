@@ -297,5 +297,5 @@ def test_booleans_passed_as_extra_var_strings_work_like_booleans(role, value, ru
     typed, strings = runs[(value, False)].get(role, []), runs[(value, True)].get(role, [])
     assert typed, f"{role}: the play ran no task"
     if role in CONTROLLER_ROLES:
-        assert all(status != "failed" for _, status, _ in typed), typed
+        assert all(status != "failed" for _task, status, _facts in typed), typed
     assert strings == typed
