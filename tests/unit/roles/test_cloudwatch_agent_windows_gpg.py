@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def _make_key(tmp: Path, name: str) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     tmp = tmp_path_factory.mktemp("wingpg")
     pinned_home, pinned = _make_key(tmp, "pinned")
     attacker_home, attacker = _make_key(tmp, "attacker")
@@ -49,7 +50,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     for label, home in (("pinned", pinned_home), ("attacker", attacker_home)):
         _gpg(home, "--detach-sign", "--output", str(tmp / f"agent.msi.{label}.sig"), str(msi))
         (tmp / f"{label}.gpg").write_text(_gpg(home, "--armor", "--export"))
-    return {"tmp": tmp, "msi": msi, "pinned": pinned, "attacker": attacker}
+    yield {"tmp": tmp, "msi": msi, "pinned": pinned, "attacker": attacker}
+    for home in (pinned_home, attacker_home):  # gpg left an agent running per keyring
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
 
 
 def _run(keys: dict, sig: str, key: str, fingerprint: str) -> tuple[int, str, dict]:
