@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -16,21 +17,28 @@ import fault_proxy  # noqa: E402
 import moto_server  # noqa: E402
 
 
+@contextlib.contextmanager
+def _exported(endpoint: str) -> Iterator[None]:
+    """Point AWS_URL/AWS_ENDPOINT_URL (as amazon.aws and child processes read them) at ``endpoint``
+    for the duration, then put back whatever was there."""
+    saved = {k: os.environ.get(k) for k in moto_server.endpoint_env(endpoint)}
+    os.environ.update(moto_server.endpoint_env(endpoint))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One moto server per test session; the endpoint is exported the way amazon.aws reads it."""
     log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with moto_server.running(log_path=log) as endpoint:
-        saved = {k: os.environ.get(k) for k in moto_server.endpoint_env(endpoint)}
-        os.environ.update(moto_server.endpoint_env(endpoint))
-        try:
-            yield endpoint
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with moto_server.running(log_path=log) as endpoint, _exported(endpoint):
+        yield endpoint
 
 
 @pytest.fixture
@@ -49,14 +57,6 @@ def faulty_aws(moto_endpoint: str, tmp_path: Path) -> Iterator[fault_proxy.Fault
     the end state past the faults through ``upstream_endpoint``.
     """
     moto_server.reset(moto_endpoint)
-    with fault_proxy.FaultProxy(moto_endpoint, log_path=tmp_path / "operations.jsonl") as proxy:
-        saved = {k: os.environ.get(k) for k in moto_server.endpoint_env(proxy.endpoint)}
-        os.environ.update(moto_server.endpoint_env(proxy.endpoint))
-        try:
-            yield proxy
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    proxy_log = tmp_path / "operations.jsonl"
+    with fault_proxy.FaultProxy(moto_endpoint, log_path=proxy_log) as proxy, _exported(proxy.endpoint):
+        yield proxy
