@@ -5,39 +5,63 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 
-def _guardduty_line(det: Mapping[str, Any]) -> str:
-    enabled = sorted(f.get("name") for f in det.get("features") or [] if f.get("status") == "ENABLED")
-    actions = ", ".join(det.get("actions") or []) or "unchanged"
-    features = ", ".join(enabled) or "none"
-    return f"{det.get('status')} detector {det.get('detector_id')}; features: {features} ({actions})"
+def _enabled(det: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(
+        sorted(str(f.get("name")) for f in det.get("features") or [] if f.get("status") == "ENABLED")
+    )
 
 
-def _log_group_line(group: Mapping[str, Any]) -> str:
-    retention = group.get("retention_in_days")
-    parts = [
-        group.get("name", "?"),
-        f"{retention} days" if retention else "never expires",
-        "KMS-encrypted" if group.get("kms_key_id") else "not encrypted",
-        "masked" if group.get("data_protection") else "not masked",
+def _table(rows: list[list[str]]) -> list[str]:
+    """Rows as lines with aligned columns (a terminal reads a table faster than a nested dump)."""
+    widths = [
+        max(len(r[i]) for r in rows if i < len(r)) for i in range(max((len(r) for r in rows), default=0))
     ]
-    return f"{' | '.join(parts)} ({', '.join(group.get('actions') or []) or 'unchanged'})"
+    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
 
 
-def _regions(guardduty: Mapping[str, Any] | None, log_groups: Mapping[str, Any] | None) -> dict[str, Any]:
-    regions: dict[str, dict[str, Any]] = {}
-    for det in (guardduty or {}).get("detectors") or []:
-        regions.setdefault(det["region"], {})["guardduty"] = _guardduty_line(det)
-    for skipped in (guardduty or {}).get("skipped_regions") or []:
-        regions.setdefault(skipped["region"], {})["guardduty"] = (
-            f"skipped, not opted in: {skipped.get('reason')}"
-        )
-    for region, groups in (log_groups or {}).items():
-        regions.setdefault(region, {})["log_groups"] = [_log_group_line(g) for g in groups]
-    return dict(sorted(regions.items()))
+def _guardduty_lines(guardduty: Mapping[str, Any] | None) -> list[str]:
+    """One line per region. The protection plans most regions share are said once, first; a region
+    whose plans differ from those names its own."""
+    detectors = list((guardduty or {}).get("detectors") or [])
+    skipped = list((guardduty or {}).get("skipped_regions") or [])
+    if not detectors and not skipped:
+        return []
+    common = Counter(_enabled(d) for d in detectors).most_common(1)[0][0] if detectors else ()
+    rows = []
+    for det in detectors:
+        cells = [det["region"], str(det.get("status")), str(det.get("detector_id"))]
+        cells.append(", ".join(det.get("actions") or []) or "unchanged")
+        if _enabled(det) != common:
+            cells.append("features: " + (", ".join(_enabled(det)) or "none"))
+        rows.append(cells)
+    rows += [[s["region"], "skipped", "-", f"not opted in: {s.get('reason')}"] for s in skipped]
+    every = "every region" if all(_enabled(d) == common for d in detectors) else "most regions"
+    header = [f"features in {every}: {', '.join(common) or 'none'}"] if detectors else []
+    return header + _table(sorted(rows))
+
+
+def _log_group_lines(log_groups: Mapping[str, Any] | None) -> list[str]:
+    """One line per group: region, name, retention, KMS, masking, what the run did."""
+    rows = []
+    for region, groups in sorted((log_groups or {}).items()):
+        for group in groups:
+            retention = group.get("retention_in_days")
+            rows.append(
+                [
+                    region,
+                    str(group.get("name", "?")),
+                    f"{retention} days" if retention else "never expires",
+                    "KMS" if group.get("kms_key_id") else "no KMS",
+                    "masked" if group.get("data_protection") else "not masked",
+                    f"({', '.join(group.get('actions') or []) or 'unchanged'})",
+                ]
+            )
+    return _table(rows)
 
 
 def _counts_line(counts: Mapping[str, Any]) -> str:
@@ -68,17 +92,18 @@ def _region_counts(
     return lines
 
 
-def _host_line(hv: Mapping[str, Any], attachment: Mapping[str, Any]) -> dict[str, Any]:
+def _host_line(hv: Mapping[str, Any], attachment: Mapping[str, Any]) -> str:
     agent = hv.get("cloudwatch_agent_linux_status") or hv.get("cloudwatch_agent_windows_status") or {}
     profile = (attachment.get("after") or "none").rsplit("/", 1)[-1]
-    return {
-        "region": (hv.get("placement") or {}).get("region"),
-        "instance_profile": f"{profile} ({attachment.get('action', 'not run')})",
-        "agent": f"{agent.get('status', 'not run')}, config {agent.get('configstatus', 'unknown')}"
+    state = (
+        f"agent {agent.get('status', 'not run')}, config {agent.get('configstatus', 'unknown')}"
         if agent
-        else "not run",
-        "log_groups": agent.get("log_groups", []),
-    }
+        else "agent not run"
+    )
+    groups = len(agent.get("log_groups") or [])
+    region = (hv.get("placement") or {}).get("region")
+    action = attachment.get("action", "not run")
+    return f"{region}; profile {profile} ({action}); {state}; {groups} log group{'' if groups == 1 else 's'}"
 
 
 def site_summary(
@@ -88,8 +113,8 @@ def site_summary(
     log_groups: Mapping[str, Any] | None = None,
     attachments: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One line per region's detector and log group, one entry per host, sorted by name, and per
-    controller role how many regions were done, refused and failed."""
+    """Per controller role how many regions were done, refused and failed; then one line per region's
+    detector, per log group and per host, sorted (a run over every region stays a screenful)."""
     by_instance = {i.get("instance_id"): i for i in (attachments or {}).get("instances") or []}
     hosts_report = {}
     for host in sorted(hosts):
@@ -97,7 +122,8 @@ def site_summary(
         hosts_report[host] = _host_line(hv, by_instance.get(hv.get("instance_id", host)) or {})
     summary: dict[str, Any] = {
         "region_counts": _region_counts(guardduty, log_groups, attachments),
-        "regions": _regions(guardduty, log_groups),
+        "guardduty": _guardduty_lines(guardduty),
+        "log_groups": _log_group_lines(log_groups),
         "hosts": hosts_report,
     }
     # What the roles did not do although nothing failed (e.g. agent_iam: no instance matched):

@@ -48,32 +48,45 @@ HOSTVARS = {
 }
 
 
-def test_regions_have_one_line_per_detector_and_group() -> None:
+def test_one_line_per_region_detector_and_group() -> None:
     out = site_summary(HOSTVARS, ["i-1", "i-2"], GUARDDUTY, LOG_GROUPS, ATTACHMENTS)
-    west = out["regions"]["eu-west-1"]
-    assert west["guardduty"] == "ENABLED detector d1; features: S3_DATA_EVENTS (update)"
-    assert west["log_groups"] == [
-        "/gdpr/p/nginx/access | 365 days | KMS-encrypted | not masked (unchanged)",
-        "/legacy | never expires | not encrypted | masked (unchanged)",
+    assert out["guardduty"] == [
+        "features in every region: S3_DATA_EVENTS",
+        "eu-west-1   ENABLED  d1  update",
+        "me-south-1  skipped  -   not opted in: UnrecognizedClientException",
     ]
-    assert out["regions"]["me-south-1"]["guardduty"] == "skipped, not opted in: UnrecognizedClientException"
-    assert list(out["regions"]) == sorted(out["regions"])
+    assert out["log_groups"] == [
+        "eu-west-1  /gdpr/p/nginx/access  365 days       KMS     not masked  (unchanged)",
+        "eu-west-1  /legacy               never expires  no KMS  masked      (unchanged)",
+    ]
+
+
+def test_many_regions_stay_one_line_each_and_odd_plans_are_named() -> None:
+    """Issue 15: a run over every region printed a block per region; now a line, and the plans the
+    regions share once."""
+    base = GUARDDUTY["detectors"][0]
+    regions = [f"xx-region-{n}" for n in range(38)]
+    detectors = [dict(base, region=r, detector_id=f"d{n}", actions=[]) for n, r in enumerate(regions)]
+    detectors[5] = dict(detectors[5], features=[{"name": "EKS_AUDIT_LOGS", "status": "ENABLED"}])
+    out = site_summary({}, [], {"detectors": detectors})
+    assert len(out["guardduty"]) == 1 + 38
+    assert out["guardduty"][0] == "features in most regions: S3_DATA_EVENTS"
+    odd = [line for line in out["guardduty"] if "features:" in line]
+    assert odd == ["xx-region-5   ENABLED  d5   unchanged  features: EKS_AUDIT_LOGS"]
 
 
 def test_hosts_show_profile_action_and_agent_state() -> None:
     out = site_summary(HOSTVARS, ["i-2", "i-1"], GUARDDUTY, LOG_GROUPS, ATTACHMENTS)
-    assert out["hosts"]["i-1"] == {
-        "region": "eu-west-1",
-        "instance_profile": "CloudWatchAgentServerRole (associated)",
-        "agent": "running, config configured",
-        "log_groups": ["/gdpr/p/nginx/access"],
-    }
-    assert out["hosts"]["i-2"]["agent"] == "not run"
-    assert out["hosts"]["i-2"]["instance_profile"] == "none (not run)"
+    assert list(out["hosts"]) == ["i-1", "i-2"]
+    assert out["hosts"]["i-1"] == (
+        "eu-west-1; profile CloudWatchAgentServerRole (associated); "
+        "agent running, config configured; 1 log group"
+    )
+    assert out["hosts"]["i-2"] == "eu-central-1; profile none (not run); agent not run; 0 log groups"
 
 
 def test_nothing_ran_gives_empty_report() -> None:
-    assert site_summary({}, []) == {"region_counts": {}, "regions": {}, "hosts": {}}
+    assert site_summary({}, []) == {"region_counts": {}, "guardduty": [], "log_groups": [], "hosts": {}}
 
 
 def test_region_counts_per_controller_role() -> None:
