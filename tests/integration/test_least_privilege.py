@@ -1,16 +1,33 @@
 """The controller's IAM policies in docs/iam/ are exactly what the controller plays need.
 
-Each controller play (playbooks/guardduty.yml, log_groups.yml, agent_iam.yml) runs on the embedded
-AWS behind the fault proxy (tests/harness/fault_proxy.py, no faults), which logs the IAM action of
-every call: ``--check`` on a fresh estate, the first run, the second run (and, for agent_iam, a run
-with ``agent_iam_existing_profile=replace``, the only path that replaces an association). The test
-fails if the play made a call its policy document does not allow, or if the document allows an
-action no run used (except the few the embedded AWS cannot answer, listed in NOT_ON_MOTO with why).
+Each controller play (playbooks/<name>.yml, one entry of PLAYS below) runs on the embedded AWS
+behind the fault proxy (tests/harness/fault_proxy.py, no faults), which logs the IAM action of every
+call: ``--check`` on a fresh estate, the first run, the second run (changed=0), a run with other
+settings (``update_vars``) and any further runs the entry lists. The test fails if the play made a
+call docs/iam/<name>.json does not allow, or if the document allows an action no run used (except
+the ones the entry lists in ``not_on_moto`` or ``server_side``, each with why).
 
-Then, where moto can enforce IAM (a second moto with ``INITIAL_NO_AUTH_ACTION_COUNT``), the
-log_groups and agent_iam plays run again as an IAM user holding only their document. GuardDuty
-calls fail signature checks under moto's enforcement (measured, /work/shared/ansible-aws-facts.md),
-so guardduty.json is proved by the recording only.
+Where moto can enforce IAM for every service the play calls (``enforced=True``), the play then runs
+again (first and second run) on a second moto with ``INITIAL_NO_AUTH_ACTION_COUNT``, as an IAM user
+holding only the document's actions. GuardDuty calls fail signature checks under moto's enforcement
+(measured, /work/shared/ansible-aws-facts.md), so guardduty.json is proved by the recording only.
+docs/iam/site.json must be the union of the documents of the plays site.yml runs, plus the
+inventory's two calls.
+
+How to add a controller play (say playbooks/cloudtrail.yml with docs/iam/cloudtrail.json): append
+one ``ControllerPlay`` to PLAYS, e.g.::
+
+    ControllerPlay(
+        "cloudtrail",
+        extra_vars={"cloudtrail_regions": REGIONS},          # what makes it run here
+        update_vars={"cloudtrail_tags": {"team": "sec"}},    # a changed setting: the update path
+        not_on_moto={"cloudtrail:PutInsightSelectors": "moto lacks it; unit-tested with the Stubber"},
+        enforced=True,   # False if moto's IAM enforcement cannot answer one of its services
+    ),
+
+A play site.yml does not run sets ``in_site=False``; a path only some setting takes gets a run of
+its own in ``more_runs``. The parametrized tests pick the entry up: nothing else in this file needs
+editing. A play costs its own runs and nothing else (no container, no extra server).
 """
 
 from __future__ import annotations
@@ -20,7 +37,8 @@ import os
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,32 +52,91 @@ IAM_DOCS = ROOT / "docs" / "iam"
 BIN = Path(sys.executable).parent
 REGIONS = ["eu-west-1", "eu-central-1"]
 ACCOUNT = "123456789012"
-# Actions a document must allow although no run here can use them: moto does not implement the
-# call (the module's use of it is unit-tested with botocore's Stubber).
-NOT_ON_MOTO = {
-    "guardduty": {"guardduty:TagResource"},  # HTTP 404 from moto; tags are unit-tested with the Stubber
-    "log_groups": {
-        "logs:GetDataProtectionPolicy",  # data protection policies: not implemented by moto
-        "logs:PutDataProtectionPolicy",
-        "logs:AssociateKmsKey",  # only for an existing unencrypted group; not implemented by moto
-    },
-}
-# Permissions AWS checks on the server side of another call, which no client-side log can see:
-# EC2 checks iam:PassRole when a profile is associated; GuardDuty's CreateDetector creates its
-# service-linked roles (iam:CreateServiceLinkedRole) the first time.
-SERVER_SIDE = {
-    "agent_iam": {"iam:PassRole"},
-    "guardduty": {"iam:CreateServiceLinkedRole"},
-}
 # Calls that need no IAM permission at all.
 NO_PERMISSION = {"sts:GetCallerIdentity"}
-# Controller plays and the variables that make them run here (the summary's hosts are EC2 instances).
-PLAY_VARS: dict[str, dict[str, Any]] = {
-    "guardduty": {"guardduty_regions": REGIONS, "guardduty_region": "eu-west-1"},
-    # moto does not implement data protection policies (see NOT_ON_MOTO).
-    "log_groups": {"log_groups_data_protection": False},
-    "agent_iam": {},
-}
+# The amazon.aws.aws_ec2 inventory site.yml runs over (inventory/aws_ec2.yml).
+INVENTORY_ACTIONS = {"ec2:DescribeInstances", "ec2:DescribeRegions"}
+
+
+def _admin_session() -> boto3.Session:
+    return boto3.Session(**{k.lower(): v for k, v in moto_server.DUMMY_CREDENTIALS.items() if "KEY" in k})
+
+
+def drift_agent_role(endpoint: str) -> None:
+    """Someone edited the agent role's trust policy by hand: the next run puts it back."""
+    _admin_session().client("iam", endpoint_url=endpoint, region_name="us-east-1").update_assume_role_policy(
+        RoleName="CloudWatchAgentServerRole",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ControllerPlay:
+    """One controller play, playbooks/<name>.yml, whose policy is docs/iam/<name>.json."""
+
+    name: str
+    # -e for every run: what makes the play run here (the fleet is one instance per REGIONS entry).
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    # -e for one run after the second run, with other settings, so that the update paths run too.
+    update_vars: dict[str, Any] = field(default_factory=dict)
+    # Actions the document must allow although no run here can use them: action -> why.
+    not_on_moto: dict[str, str] = field(default_factory=dict)
+    # Permissions AWS checks on the server side of another call (no client-side log sees them).
+    server_side: dict[str, str] = field(default_factory=dict)
+    # moto's IAM enforcement answers every service the play calls: also run as a user holding only
+    # the document.
+    enforced: bool = True
+    # site.yml runs the play: docs/iam/site.json must include its document.
+    in_site: bool = True
+    # Called with the admin endpoint (past the proxy) before the update run.
+    before_update: Callable[[str], None] | None = None
+    # -e of further runs after the update run (paths only a non-default setting takes).
+    more_runs: tuple[dict[str, Any], ...] = ()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+PLAYS: list[ControllerPlay] = [
+    ControllerPlay(
+        "guardduty",
+        extra_vars={"guardduty_regions": REGIONS, "guardduty_region": "eu-west-1"},
+        update_vars={"guardduty_finding_publishing_frequency": "ONE_HOUR"},
+        not_on_moto={"guardduty:TagResource": "HTTP 404 from moto; tags are unit-tested with the Stubber"},
+        server_side={"iam:CreateServiceLinkedRole": "CreateDetector creates the service-linked roles"},
+        enforced=False,  # GuardDuty calls fail moto's signature checks under enforcement
+    ),
+    ControllerPlay(
+        "log_groups",
+        extra_vars={"log_groups_data_protection": False},  # moto lacks data protection policies
+        update_vars={"log_groups_tags": {"ManagedBy": "gdpr.aws_monitoring", "team": "sec"}},
+        not_on_moto={
+            "logs:GetDataProtectionPolicy": "data protection policies: not implemented by moto",
+            "logs:PutDataProtectionPolicy": "data protection policies: not implemented by moto",
+            "logs:AssociateKmsKey": "only for an existing unencrypted group; not implemented by moto",
+        },
+    ),
+    ControllerPlay(
+        "agent_iam",
+        update_vars={"agent_iam_role_description": "CloudWatch agent", "agent_iam_tags": {"team": "sec"}},
+        server_side={"iam:PassRole": "EC2 checks it when a profile is associated"},
+        before_update=drift_agent_role,
+        # the only path that replaces an existing association
+        more_runs=({"agent_iam_existing_profile": "replace"},),
+    ),
+]
+BY_NAME = {p.name: p for p in PLAYS}
 
 
 def policy_actions(name: str) -> set[str]:
@@ -99,16 +176,18 @@ def write_inventory(path: Path, instances: dict[str, tuple[str, str]]) -> Path:
     return path
 
 
-def play(name: str, inventory: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def play(
+    entry: ControllerPlay, inventory: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [
             str(BIN / "ansible-playbook"),
             "-i",
             str(inventory),
             "-e",
-            json.dumps(PLAY_VARS[name]),
+            json.dumps(entry.extra_vars),
             *args,
-            str(ROOT / "playbooks" / f"{name}.yml"),
+            str(ROOT / "playbooks" / f"{entry.name}.yml"),
         ],
         capture_output=True,
         text=True,
@@ -122,7 +201,7 @@ def play(name: str, inventory: Path, env: dict[str, str], *args: str) -> subproc
 
 def fleet(endpoint: str) -> dict[str, tuple[str, str]]:
     """One instance per region; the one in eu-central-1 has an application profile of its own."""
-    session = boto3.Session(**{k.lower(): v for k, v in moto_server.DUMMY_CREDENTIALS.items() if "KEY" in k})
+    session = _admin_session()
     iam = session.client("iam", endpoint_url=endpoint, region_name="us-east-1")
     iam.create_role(
         RoleName="AppRole",
@@ -150,81 +229,44 @@ def fleet(endpoint: str) -> dict[str, tuple[str, str]]:
     return instances
 
 
-def drift_agent_role(endpoint: str) -> None:
-    """Someone edited the agent role's trust policy by hand: the next run puts it back."""
-    session = boto3.Session(**{k.lower(): v for k, v in moto_server.DUMMY_CREDENTIALS.items() if "KEY" in k})
-    session.client("iam", endpoint_url=endpoint, region_name="us-east-1").update_assume_role_policy(
-        RoleName="CloudWatchAgentServerRole",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )
-
-
-# A run with other settings after the second run, so that the update paths run too.
-UPDATES: dict[str, list[str]] = {
-    "guardduty": [
-        "-e",
-        json.dumps({"guardduty_finding_publishing_frequency": "ONE_HOUR"}),
-    ],
-    "log_groups": [
-        "-e",
-        json.dumps({"log_groups_tags": {"ManagedBy": "gdpr.aws_monitoring", "team": "sec"}}),
-    ],
-    "agent_iam": [
-        "-e",
-        json.dumps({"agent_iam_role_description": "CloudWatch agent", "agent_iam_tags": {"team": "sec"}}),
-    ],
-}
-
-
 def run_sequence(
-    name: str, inventory: Path, env: dict[str, str], admin_endpoint: str | None
+    entry: ControllerPlay, inventory: Path, env: dict[str, str], admin_endpoint: str
 ) -> list[subprocess.CompletedProcess[str]]:
-    """--check on the fresh estate, first run, second run, a run with changed settings (agent_iam:
-    after its trust policy drifted, then once more replacing existing associations)."""
+    """--check on the fresh estate, first run, second run, a run with changed settings, then the
+    entry's further runs."""
     runs = [
-        play(name, inventory, env, "--check", "--diff"),
-        play(name, inventory, env),
-        play(name, inventory, env),
+        play(entry, inventory, env, "--check", "--diff"),
+        play(entry, inventory, env),
+        play(entry, inventory, env),
     ]
-    if name == "agent_iam" and admin_endpoint:
-        drift_agent_role(admin_endpoint)
-    runs.append(play(name, inventory, env, *UPDATES[name]))
-    if name == "agent_iam":
-        runs.append(play(name, inventory, env, "-e", "agent_iam_existing_profile=replace"))
+    if entry.before_update:
+        entry.before_update(admin_endpoint)
+    runs.append(play(entry, inventory, env, "-e", json.dumps(entry.update_vars)))
+    runs.extend(play(entry, inventory, env, "-e", json.dumps(more)) for more in entry.more_runs)
     return runs
 
 
-@pytest.mark.parametrize("name", ["guardduty", "log_groups", "agent_iam"])
-def test_policy_allows_exactly_what_the_play_calls(name: str, faulty_aws: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("entry", PLAYS, ids=str)
+def test_policy_allows_exactly_what_the_play_calls(
+    entry: ControllerPlay, faulty_aws: Any, tmp_path: Path
+) -> None:
+    name = entry.name
     inventory = write_inventory(tmp_path / "hosts.yml", fleet(faulty_aws.endpoint))
     faulty_aws.clear_log()
-    runs = run_sequence(name, inventory, env_for(faulty_aws.endpoint), faulty_aws.upstream_endpoint)
+    runs = run_sequence(entry, inventory, env_for(faulty_aws.endpoint), faulty_aws.upstream_endpoint)
     for proc in runs:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "changed=0" in runs[2].stdout, "second run must change nothing"
     used = faulty_aws.actions() - NO_PERMISSION
     allowed = policy_actions(name)
     assert sorted(used - allowed) == [], f"calls docs/iam/{name}.json does not allow; used: {sorted(used)}"
-    unused = allowed - used - NOT_ON_MOTO.get(name, set()) - SERVER_SIDE.get(name, set())
+    unused = allowed - used - set(entry.not_on_moto) - set(entry.server_side)
     assert sorted(unused) == [], f"docs/iam/{name}.json allows unused actions"
 
 
 def test_site_policy_is_the_union_of_the_roles_plus_the_inventory() -> None:
-    union = set().union(*(policy_actions(name) for name in ("guardduty", "log_groups", "agent_iam")))
-    # The amazon.aws.aws_ec2 inventory site.yml runs over (inventory/aws_ec2.yml).
-    inventory = {"ec2:DescribeInstances", "ec2:DescribeRegions"}
-    assert policy_actions("site") == union | inventory
+    union = set().union(*(policy_actions(p.name) for p in PLAYS if p.in_site))
+    assert policy_actions("site") == union | INVENTORY_ACTIONS
 
 
 def test_documents_scope_resources_where_iam_allows() -> None:
@@ -282,7 +324,7 @@ def actions_only(name: str) -> str:
 
 
 def user_with_policy(endpoint: str, name: str) -> dict[str, str]:
-    session = boto3.Session(**{k.lower(): v for k, v in moto_server.DUMMY_CREDENTIALS.items() if "KEY" in k})
+    session = _admin_session()
     iam = session.client("iam", endpoint_url=endpoint, region_name="us-east-1")
     document = actions_only(name)
     arn = iam.create_policy(PolicyName=f"gdpr-{name}", PolicyDocument=document)["Policy"]["Arn"]
@@ -292,19 +334,21 @@ def user_with_policy(endpoint: str, name: str) -> dict[str, str]:
     return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
 
 
-@pytest.mark.parametrize("name", ["log_groups", "agent_iam"])
-def test_play_runs_as_a_user_holding_only_its_policy(name: str, enforcing_moto: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("entry", [p for p in PLAYS if p.enforced], ids=str)
+def test_play_runs_as_a_user_holding_only_its_policy(
+    entry: ControllerPlay, enforcing_moto: str, tmp_path: Path
+) -> None:
     inventory = write_inventory(tmp_path / "hosts.yml", fleet(enforcing_moto))
-    env = env_for(enforcing_moto, user_with_policy(enforcing_moto, name))
+    env = env_for(enforcing_moto, user_with_policy(enforcing_moto, entry.name))
     # The first run makes every call the later ones make (the recording test checks all of them).
-    for proc in (play(name, inventory, env), play(name, inventory, env)):
+    for proc in (play(entry, inventory, env), play(entry, inventory, env)):
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
 
 
 def test_enforcement_is_on_for_a_user_without_the_policy(enforcing_moto: str, tmp_path: Path) -> None:
     """The enforced runs above prove something: the same play as a user without policy is denied."""
     inventory = write_inventory(tmp_path / "hosts.yml", fleet(enforcing_moto))
-    session = boto3.Session(**{k.lower(): v for k, v in moto_server.DUMMY_CREDENTIALS.items() if "KEY" in k})
+    session = _admin_session()
     iam = session.client("iam", endpoint_url=enforcing_moto, region_name="us-east-1")
     iam.create_user(UserName="nobody")
     key = iam.create_access_key(UserName="nobody")["AccessKey"]
@@ -315,6 +359,6 @@ def test_enforcement_is_on_for_a_user_without_the_policy(enforcing_moto: str, tm
         enforcing_moto,
         {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]},
     )
-    proc = play("log_groups", inventory, env)
+    proc = play(BY_NAME["log_groups"], inventory, env)
     assert proc.returncode != 0
     assert "AccessDenied" in proc.stdout + proc.stderr
