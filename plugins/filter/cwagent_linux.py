@@ -43,6 +43,44 @@ SYSTEM_LOG_PRODUCERS: dict[str, tuple[str, ...]] = {
     "system/audit": ("auditd", "audit"),
 }
 OS_FAMILIES: tuple[str, ...] = ("Debian", "RedHat")
+# What each family's packages do by default (checked against the distributions' layouts in
+# tests/unit/plugins/filter/test_cwagent_linux_os_data.py). Debian/Ubuntu give the adm group read
+# access to apache, nginx, auth.log and syslog, so the agent runs as the package's cwagent user in
+# adm. The RedHat family (RHEL, Rocky, Alma, Amazon Linux) keeps /var/log/secure, messages and
+# httpd's directory root-only (0600/0700) with no reader group: the agent runs as root there.
+OS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "Debian": {
+        "run_as_user": "cwagent",
+        "log_reader_groups": ["adm"],
+        "package_format": "deb",
+        "gpg_package": "gpg",
+    },
+    "RedHat": {
+        "run_as_user": "root",
+        "log_reader_groups": [],
+        "package_format": "rpm",
+        "gpg_package": "gnupg2",
+    },
+}
+
+# --- The journal ------------------------------------------------------------------------------
+# Hosts without a syslog daemon (Amazon Linux 2023, minimal Debian/Ubuntu images) keep sshd, sudo,
+# su and login events only in the journal. The agent reads it from 1.300070.0 on
+# (logs_collected.journald, cwagent.JOURNALD_MIN_VERSION) as the user it runs as, which needs the
+# systemd-journal group unless it is root.
+JOURNALD_MODES: tuple[str, ...] = ("auto", "always", "never")
+JOURNAL_GROUP = "systemd-journal"
+JOURNAL_SOURCES: tuple[str, ...] = ("system/auth", "system/syslog")
+# The syslog daemons' units; syslog.service is the alias the enabled daemon installs. A daemon
+# counts as writing auth.log/secure when its package is installed and one of these is active.
+SYSLOG_UNITS: tuple[str, ...] = ("rsyslog.service", "syslog-ng.service", "syslog.service")
+# auth (4) and authpriv (10): the facilities auth.log (Debian: auth,authpriv.*) and secure
+# (RedHat: authpriv.*) hold. sshd, sudo, su, login, systemd-logind and PAM log there.
+AUTH_FACILITIES: tuple[str, ...] = ("4", "10")
+# The agent ships each journal entry as the JSON object of its fields (journalctl --output=json,
+# compact, keys sorted) and its filters match that text: this keeps auth entries out of the syslog
+# group, as rsyslog's "auth,authpriv.none" does for /var/log/syslog, so no entry is sent twice.
+_NOT_AUTH = {"type": "exclude", "expression": '"SYSLOG_FACILITY":"(4|10)"'}
 
 # The files each distribution's packages log to by default. Explicit names, no globs: with a glob
 # the agent follows only the most recently written match, and rotated copies (access.log.1) must
@@ -218,6 +256,111 @@ def _check_log_formats(options: Mapping[str, Any]) -> None:
         )
 
 
+def cwagent_linux_os_defaults(os_family: str) -> dict[str, Any]:
+    """The agent user, its log reader groups and the package format of an OS family."""
+    return dict(OS_DEFAULTS[_family(os_family)])
+
+
+def syslog_writes(host: Mapping[str, Any]) -> bool:
+    """Whether a syslog daemon writes auth.log/secure and syslog/messages on ``host``.
+
+    Its package must be installed; when the host says which units run (``active_services``), one
+    of the syslog units must be among them (an installed but stopped or masked daemon writes
+    nothing). A host described without ``active_services`` is taken at its packages' word, one
+    described without ``installed_packages`` at its files' (``present_paths``), as before journald.
+    """
+    packages = host.get("installed_packages")
+    if packages is None:
+        return True
+    if not set(packages).intersection(_SYSLOG_DAEMONS):
+        return False
+    active = host.get("active_services")
+    return active is None or bool(set(active).intersection(SYSLOG_UNITS))
+
+
+def journal_sources(
+    system_sources: Iterable[str], host: Mapping[str, Any] | None, options: Mapping[str, Any]
+) -> list[str]:
+    """The system sources read from the journal on ``host`` instead of their files.
+
+    ``options.journald``: ``auto`` (where no syslog daemon writes the files), ``always`` or
+    ``never``. Without a host (planning) nothing is: the log groups are the same either way.
+    """
+    mode = options.get("journald") or "auto"
+    if mode not in JOURNALD_MODES:
+        raise _fail(f"{ROLE}_journald: {mode!r} is not one of {', '.join(JOURNALD_MODES)}")
+    if host is None or mode == "never" or (mode == "auto" and syslog_writes(host)):
+        return []
+    return [source for source in system_sources if source in JOURNAL_SOURCES]
+
+
+def _upgrade_allowed(options: Mapping[str, Any]) -> bool:
+    return options.get("package_state") == "latest" or bool(options.get("upgrade_for_journald"))
+
+
+def journald_version_problem(
+    host: Mapping[str, Any], journal: Iterable[str], upgrade_allowed: bool = False
+) -> str:
+    """Why the host's agent cannot take the journald section, or ``""``: also when its version is
+    unknown (not installed yet: checked after installing) or the role may upgrade it first."""
+    version = host.get("version")
+    journal = list(journal)
+    if not journal or upgrade_allowed or cwagent.supports_journald(version) is not False:
+        return ""
+    name = host.get("name") or "this host"
+    return (
+        f"{name}: the CloudWatch agent {version} cannot read the journal, which this host's"
+        f" {' and '.join(journal)} logs are only in (no syslog daemon writes them); it needs"
+        f" {cwagent.JOURNALD_MIN_VERSION} or later. Let the role upgrade it with"
+        f" {ROLE}_package_state: latest or {ROLE}_upgrade_for_journald: true, or set"
+        f" {ROLE}_journald: never to leave these logs out"
+    )
+
+
+def _host_journal(host: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
+    system = _check_names(options.get("system_logs"), SYSTEM_LOGS, f"{ROLE}_system_logs")
+    return journal_sources([SYSTEM_LOGS[name] for name in system], host, options)
+
+
+def cwagent_linux_journal_sources(host: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
+    """The system sources (system/auth, system/syslog) ``host`` has read from the journal."""
+    return _host_journal(host, options)
+
+
+def cwagent_linux_journald_problem(
+    host: Mapping[str, Any], options: Mapping[str, Any], upgrade_allowed: bool | None = None
+) -> str:
+    """Why the agent ``host.version`` cannot take this host's fragment (journald), or ``""``.
+
+    ``upgrade_allowed`` (default: from ``options.package_state``/``upgrade_for_journald``) false
+    asks about the agent as installed, e.g. after the role's upgrade.
+    """
+    allowed = _upgrade_allowed(options) if upgrade_allowed is None else upgrade_allowed
+    return journald_version_problem(host, _host_journal(host, options), allowed)
+
+
+def cwagent_linux_journald_upgrade(host: Mapping[str, Any], options: Mapping[str, Any]) -> bool:
+    """Whether the role upgrades the installed agent first: it is too old for the journal this host
+    needs and ``options.package_state`` is latest or ``options.upgrade_for_journald`` allows it."""
+    return _upgrade_allowed(options) and bool(cwagent_linux_journald_problem(host, options, False))
+
+
+def _journal_entry(
+    source: str, group: str, retention: int, common: dict, options: Mapping[str, Any]
+) -> cwagent.PlannedEntry:
+    if source == "system/auth":  # every auth event, whatever its priority (auth.log takes auth,authpriv.*)
+        settings: dict[str, Any] = {
+            "priority": "debug",
+            "matches": [{"SYSLOG_FACILITY": f} for f in AUTH_FACILITIES],
+        }
+    else:
+        settings = {"priority": str(options.get("journald_priority") or "info"), "filters": [_NOT_AUTH]}
+    try:
+        return cwagent.journald_entry(group, retention, **common, **settings)
+    except cwagent.ConventionError as exc:
+        raise _fail(f"{ROLE}_journald_priority: {exc}") from exc
+
+
 def cwagent_linux_detect(wanted: Iterable[str], packages: Mapping[str, Any]) -> list[str]:
     """The ``wanted`` web servers whose package is installed (``packages``: name -> version(s))."""
     installed = set(packages or {})
@@ -295,8 +438,14 @@ def _planned_entries(
     configured source is included with Debian paths, which name the same log groups.
     """
     web = _check_names(web_servers, WEB_SERVERS, f"{ROLE}_web_servers")
+    if host is not None and options.get("detect_web_servers"):
+        web = cwagent_linux_detect(web, dict.fromkeys(host.get("installed_packages") or []))
     _check_log_formats(options)
     system = _check_names(options.get("system_logs"), SYSTEM_LOGS, f"{ROLE}_system_logs")
+    journal = journal_sources([SYSTEM_LOGS[name] for name in system], host, options)
+    problem = journald_version_problem(host or {}, journal, _upgrade_allowed(options))
+    if problem:
+        raise _fail(problem)
     family = _family(host.get("os_family")) if host else "Debian"
     paths = PATHS[family]
     present = None if host is None else set(host.get("present_paths") or [])
@@ -317,6 +466,8 @@ def _planned_entries(
             wanted.extend((source, path, formats) for path in paths[source])
     for name in system:
         source = SYSTEM_LOGS[name]
+        if source in journal:  # the files are not written: the journal entry stands in for them
+            continue
         formats = source_formats(source, host, options.get("log_formats") or {})
         produced = bool(installed.intersection(SYSTEM_LOG_PRODUCERS[source]))
         wanted.extend(
@@ -334,6 +485,9 @@ def _planned_entries(
             entries.append(cwagent.file_entry(path, group, retention, **common, **formats))
         except cwagent.ConventionError as exc:
             raise _fail(f"{ROLE}: {exc}") from exc
+    for source in journal:
+        group = _group(source, prefix, f"{ROLE}_log_group_prefix")
+        entries.append(_journal_entry(source, group, retention, common, options))
 
     try:
         cwagent.log_groups_from_entries(entries)  # one group, one retention and class
@@ -350,8 +504,14 @@ def cwagent_linux_fragment(
     """The role's agent fragment (arguments: ``_planned_entries``). It carries no retention: the
     agent would force it on the groups at every start, shortening longer ones."""
     entries = _planned_entries(web_servers, options, host)
-    frag = cwagent.fragment(files=entries, endpoint_override=options.get("endpoint_override") or None)
+    frag = cwagent.fragment(
+        files=[e for e in entries if "file_path" in e],
+        journald=[e for e in entries if "file_path" not in e],
+        endpoint_override=options.get("endpoint_override") or None,
+    )
     agent = {k: options[k] for k in ("region", "run_as_user") if options.get(k)}
+    if host is not None and not agent.get("run_as_user"):
+        agent["run_as_user"] = OS_DEFAULTS[_family(host.get("os_family"))]["run_as_user"]
     if agent:
         frag["agent"] = agent
     return frag
@@ -469,6 +629,10 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "cwagent_linux_detect": cwagent_linux_detect,
+            "cwagent_linux_os_defaults": cwagent_linux_os_defaults,
+            "cwagent_linux_journal_sources": cwagent_linux_journal_sources,
+            "cwagent_linux_journald_problem": cwagent_linux_journald_problem,
+            "cwagent_linux_journald_upgrade": cwagent_linux_journald_upgrade,
             "cwagent_linux_system_log_paths": cwagent_linux_system_log_paths,
             "cwagent_linux_stored_name": cwagent_linux_stored_name,
             "cwagent_linux_fragment": cwagent_linux_fragment,

@@ -46,6 +46,17 @@ FILE_ENTRY_KEYS: frozenset[str] = frozenset(
         "filters",
     }
 )
+# logs_collected.journald.collect_list[] (agent 1.300070.0 and later; its schema.json,
+# logsJournaldDefinition): log_group_name is required, no other keys than these (and retention).
+JOURNALD_ENTRY_KEYS: frozenset[str] = frozenset(
+    {"log_group_name", "log_stream_name", "log_group_class", "filters", "units", "priority", "matches"}
+)
+# journalctl's priorities, most severe first: "info" means info and everything more severe.
+JOURNALD_PRIORITIES: tuple[str, ...] = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+# journalctl field names the agent's journald input accepts in a match (stanza: ^[_A-Z]+$).
+_JOURNAL_FIELD_RE = re.compile(r"^[_A-Z]+$")
+# The first agent release that reads the journal; older ones reject a config with a journald section.
+JOURNALD_MIN_VERSION = "1.300070.0"
 EVENT_ENTRY_KEYS: frozenset[str] = frozenset(
     {
         "event_name",
@@ -161,6 +172,55 @@ def event_entry(
     return PlannedEntry(_clean(entry, EVENT_ENTRY_KEYS, f"windows_events entry for {event_name}"), retention)
 
 
+def journald_entry(
+    group: str,
+    retention_in_days: int,
+    stream: str = "{instance_id}",
+    priority: str | None = None,
+    units: Iterable[str] | None = None,
+    matches: Iterable[dict[str, str]] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """One ``logs_collected.journald.collect_list`` entry, checked against the agent's schema.
+
+    ``matches`` are alternatives (journalctl's ``+``); the fields of one match must all hold.
+    Without ``priority`` the agent reads ``info`` and more severe only.
+    """
+    retention = validate_retention(retention_in_days)
+    if priority is not None and str(priority) not in (*JOURNALD_PRIORITIES, *"01234567"):
+        raise ConventionError(f"priority: {priority!r} not in {JOURNALD_PRIORITIES} or 0..7")
+    match_list = [dict(m) for m in matches or []]
+    for match in match_list:
+        bad = sorted(
+            k for k, v in match.items() if not _JOURNAL_FIELD_RE.match(str(k)) or not isinstance(v, str)
+        )
+        if not match or bad:
+            raise ConventionError(f"matches: {match!r}: give journal FIELD (A-Z and _) -> string value")
+    entry = {
+        "log_group_name": validate_log_group_name(group),
+        "log_stream_name": stream,
+        "priority": None if priority is None else str(priority),
+        "units": list(units or []),
+        "matches": match_list,
+        **options,
+    }
+    if entry.get("log_group_class") not in (None, *LOG_GROUP_CLASSES):
+        raise ConventionError(f"log_group_class: {entry['log_group_class']!r} not in {LOG_GROUP_CLASSES}")
+    return PlannedEntry(_clean(entry, JOURNALD_ENTRY_KEYS, f"journald entry for {group}"), retention)
+
+
+def version_tuple(version: Any) -> tuple[int, ...] | None:
+    """``1.300049.1b929-1`` -> (1, 300049, 1); None when it is not an agent version."""
+    parts = re.findall(r"^(\d+)\.(\d+)\.(\d+)", str(version or "").strip())
+    return tuple(int(p) for p in parts[0]) if parts else None
+
+
+def supports_journald(version: Any) -> bool | None:
+    """Whether an agent of ``version`` reads a journald section; None when the version is unknown."""
+    have = version_tuple(version)
+    return None if have is None else have >= version_tuple(JOURNALD_MIN_VERSION)
+
+
 def _agent_entries(entries: Iterable[dict[str, Any]], what: str) -> list[dict[str, Any]]:
     """Plain dicts for the agent; an entry carrying retention is a bug here, never sent to a host."""
     result = []
@@ -177,6 +237,7 @@ def fragment(
     files: Iterable[dict[str, Any]] = (),
     events: Iterable[dict[str, Any]] = (),
     endpoint_override: str | None = None,
+    journald: Iterable[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """An agent config fragment holding only a ``logs`` section (append-config merges it).
 
@@ -186,8 +247,11 @@ def fragment(
     collected: dict[str, Any] = {}
     files = _agent_entries(files, "files")
     events = _agent_entries(events, "windows_events")
+    journal = _agent_entries(journald, "journald")
     if files:
         collected["files"] = {"collect_list": files}
+    if journal:
+        collected["journald"] = {"collect_list": journal}
     if events:
         collected["windows_events"] = {"collect_list": events}
     logs: dict[str, Any] = {"logs_collected": collected}
@@ -222,6 +286,7 @@ def log_groups_from_fragment(frag: dict[str, Any]) -> list[dict[str, Any]]:
     entries = [
         *((collected.get("files") or {}).get("collect_list") or []),
         *((collected.get("windows_events") or {}).get("collect_list") or []),
+        *((collected.get("journald") or {}).get("collect_list") or []),
     ]
     groups = log_groups_from_entries(entries)
     return [{"name": g["name"], "log_group_class": g["log_group_class"]} for g in groups]

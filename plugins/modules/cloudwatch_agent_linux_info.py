@@ -45,6 +45,14 @@ options:
   service:
     description: systemd service whose enabled and active state is reported.
     type: str
+  active:
+    description:
+      - systemd units whose active state is reported (aliases such as C(syslog.service) resolve
+        to the unit they name), asked in one C(systemctl is-active) call.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.3.0
 attributes:
   check_mode:
     support: full
@@ -105,6 +113,11 @@ service:
     active:
       description: Whether the unit is active.
       type: bool
+active_services:
+  description: The O(active) units that are active.
+  returned: always
+  type: list
+  elements: str
 """
 
 import grp
@@ -181,6 +194,16 @@ def service_state(module: AnsibleModule, name: str | None) -> dict[str, bool]:
     return state
 
 
+def active_units(module: AnsibleModule, names: list[str]) -> list[str]:
+    """The ``names`` that are active: ``systemctl is-active`` prints one state per unit, in order."""
+    systemctl = module.get_bin_path("systemctl")
+    if not names or not systemctl:
+        return []
+    _rc, out, _err = module.run_command([systemctl, "is-active", *names])  # rc 3 when one is not
+    states = out.splitlines()
+    return [name for name, state in zip(names, states) if state.strip() == "active"]
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
@@ -190,6 +213,7 @@ def main() -> None:
             user=dict(type="str"),
             groups=dict(type="list", elements="str", default=[]),
             service=dict(type="str"),
+            active=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -203,6 +227,7 @@ def main() -> None:
         groups=existing_groups(params["groups"]),
         systemd=systemd_booted(),
         service=service_state(module, params["service"]),
+        active_services=active_units(module, params["active"]),
     )
 
 

@@ -12,7 +12,7 @@ read from each role's ``meta/argument_specs.yml`` (every entry point, ``type: bo
   booleans; for each role and value both runs must end the same way, task by task (status and facts
   set). Controller roles (guardduty, agent_iam, log_groups) run their main entry point on the
   embedded AWS; the agent roles, which need a managed host for their main entry point, run the
-  entry points the controller runs (``plan``; Windows ``validate``/``render``/``plan``);
+  entry points the controller runs (Linux ``plan``/``render``; Windows ``validate``/``render``/``plan``);
 * static: in every task file, vars file and template of the role, every Jinja reference to one of
   its booleans goes through ``| bool`` - this covers the host-side tasks the runtime part cannot
   reach here (package download, MSI install).
@@ -39,16 +39,23 @@ import yaml
 REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 # Roles with booleans; every role on disk that has some must be listed (test below).
-ROLES = ["guardduty", "agent_iam", "log_groups", "cloudwatch_agent_linux", "cloudwatch_agent_windows"]
+ROLES = [
+    "guardduty",
+    "agent_iam",
+    "log_groups",
+    "log_archive",
+    "cloudwatch_agent_linux",
+    "cloudwatch_agent_windows",
+]
 # Roles whose booleans are known not to survive ``-e`` yet: {role: reason}. Marked xfail(strict=True),
 # so the mark has to go as soon as the role is fixed.
 KNOWN_BROKEN: dict[str, str] = {}
-CONTROLLER_ROLES = {"guardduty", "agent_iam", "log_groups"}
+CONTROLLER_ROLES = {"guardduty", "agent_iam", "log_groups", "log_archive"}
 ENTRY_POINTS: dict[str, list[str]] = {
     "guardduty": ["main"],
     "agent_iam": ["main"],
     "log_groups": ["main"],
-    "cloudwatch_agent_linux": ["plan"],
+    "cloudwatch_agent_linux": ["plan", "render"],
     "cloudwatch_agent_windows": ["validate", "render", "plan"],
 }
 # Non-boolean settings each entry point needs to run without a real estate.
@@ -59,7 +66,24 @@ PLAY_VARS: dict[str, dict[str, Any]] = {
         "agent_iam_regions": ["eu-west-1"],
     },
     "log_groups": {"log_groups_extra": [{"name": "/gdpr/booleans/extra", "region": "eu-west-1"}]},
-    "cloudwatch_agent_linux": {"cloudwatch_agent_linux_web_servers": ["apache", "nginx"]},
+    "log_archive": {
+        "log_archive_key_alias": "alias/gdpr-booleans",
+        "log_archive_key_region": "eu-west-1",
+        "log_archive_bucket_name": "gdpr-booleans-archive",
+        "log_archive_bucket_region": "eu-west-1",
+        "log_archive_bucket_retention_days": 30,
+    },
+    "cloudwatch_agent_linux": {
+        "cloudwatch_agent_linux_web_servers": ["apache", "nginx"],
+        # an Amazon Linux 2023 host with an agent too old for the journal: the upgrade boolean decides
+        "cloudwatch_agent_linux_host": {
+            "os_family": "RedHat",
+            "distribution": "Amazon",
+            "distribution_major_version": "2023",
+            "installed_packages": ["nginx"],
+            "version": "1.300049.1",
+        },
+    },
     "cloudwatch_agent_windows": {
         "cloudwatch_agent_windows_signer_cn": "Amazon.com Services LLC",
         "cloudwatch_agent_windows_signer_o": "Amazon.com Services LLC",

@@ -51,7 +51,8 @@ def test_debian_apache_and_present_system_logs_only() -> None:
         "/var/log/auth.log": "/gdpr/prod/system/auth",
     }
     assert {e["log_stream_name"] for e in entries(frag).values()} == {"{instance_id}"}
-    assert "agent" not in frag and "endpoint_override" not in frag["logs"]
+    # run_as_user left empty: the family's default user (cwagent on Debian), from the OS data
+    assert frag["agent"] == {"run_as_user": "cwagent"} and "endpoint_override" not in frag["logs"]
 
 
 def test_redhat_paths_for_httpd_nginx_secure_messages_audit() -> None:
@@ -225,8 +226,15 @@ def test_system_log_counts_when_its_daemon_is_installed() -> None:
     assert got == {"/var/log/auth.log", "/var/log/syslog"}
     with_auditd = {**fresh, "installed_packages": ["rsyslog", "auditd"]}
     assert "/var/log/audit/audit.log" in entries(cl.cwagent_linux_fragment([], options(), with_auditd))
+    # Without a syslog daemon the auth and system messages come from the journal (issue 15; this
+    # fragment had no auth source at all before), audit.log from its file.
     journald_only = {**ROCKY, "present_paths": [], "installed_packages": []}
-    assert cl.cwagent_linux_fragment([], options(), journald_only)["logs"]["logs_collected"] == {}
+    collected = cl.cwagent_linux_fragment([], options(), journald_only)["logs"]["logs_collected"]
+    assert set(collected) == {"journald"}
+    assert [e["log_group_name"] for e in collected["journald"]["collect_list"]] == [
+        "/gdpr/prod/system/auth",
+        "/gdpr/prod/system/syslog",
+    ]
 
 
 # --- Checks up front (issue 18): each names the variable before any change ----------------------

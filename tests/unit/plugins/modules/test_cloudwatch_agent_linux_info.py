@@ -93,3 +93,16 @@ def test_existing_groups_and_systemd(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert result["systemd"] == os.path.isdir("/run/systemd/system")
     assert info.systemd_booted(str(tmp_path)) is True
     assert info.systemd_booted(str(tmp_path / "missing")) is False
+
+
+def test_active_units_in_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """systemctl is-active prints one state per unit, in the order asked (rc 3 when one is not active)."""
+    units = ["rsyslog.service", "syslog-ng.service", "syslog.service"]
+    out = "active\ninactive\nactive\n"
+    result = run(monkeypatch, {"dpkg-query": (0, ""), "systemctl is-active": (3, out)}, active=units)
+    assert result["active_services"] == ["rsyslog.service", "syslog.service"]
+    none_running = run(
+        monkeypatch, {"dpkg-query": (0, ""), "systemctl is-active": (3, "inactive\n" * 3)}, active=units
+    )
+    assert none_running["active_services"] == []
+    assert run(monkeypatch, {"dpkg-query": (0, "")})["active_services"] == []
