@@ -36,13 +36,28 @@ What it models:
         the group first when it is gone, then retries; the offset in the state file moves only past
         events the service accepted, so an outage or a restart loses nothing;
       - ``retention_in_days`` set on a group the agent creates, and on start wherever it differs.
+  * ``logs_collected.journald`` (agent 1.300070.0 and later; a build whose ``CWAGENT_VERSION`` is
+    older refuses the section as an unknown key, as older translators do): the entries' keys checked
+    as the agent's schema defines them (``log_group_name`` required; ``log_stream_name``,
+    ``log_group_class``, ``retention_in_days``, ``filters``, ``units``, ``priority`` emerg..debug or
+    0..7, ``matches``: nothing else), and read as the agent's journald receiver reads them: one
+    ``journalctl --utc --output=json --follow [--unit U]... --priority P [F=V ... + F=V ...]`` per
+    entry (priority ``info`` when none is given; the newest ten entries at the first start, as
+    ``--follow`` shows them), ``--after-cursor`` the saved cursor after a restart; each entry's
+    fields but ``__REALTIME_TIMESTAMP`` become the event text as Go's ``json.Marshal`` writes a map,
+    its time ``__REALTIME_TIMESTAMP``; filters match that text (an exclude drops, includes are
+    alternatives). The cursor in ``var/state/journald_<index>`` moves only past delivered entries.
 
 Where it still differs from the real agent: Python's ``re`` instead of Go's RE2 (``\p{..}`` classes
 and RE2-only syntax are not understood; look-arounds are accepted where RE2 refuses them); one
 process polling every 0.25 s instead of goroutines; at most one batch in flight per stream and
 no final send at stop (unsent events are re-read at the next start, so nothing is lost, as with
 the agent's state files); no ``trim_timestamp``, ``auto_removal``, ``publish_multi_logs``,
-``blacklist``, journald or metrics; literal text in ``timestamp_format`` that Go would read as a
+``blacklist`` or metrics; the journal cursor is saved past delivered entries (the agent's receiver
+saves it as it reads, with a sending queue in front of the exporter), the journald exporter's own
+retry policy (5 s .. 30 s for 5 minutes) is the file pipeline's here, and journald events go into
+the same per-stream batches as files (the agent batches each collect_list entry on its own);
+literal text in ``timestamp_format`` that Go would read as a
 layout element is taken literally; of ``%Z`` names only UTC and the local zone's two are known;
 instance metadata is the host name. Both lose, as logrotate itself warns, lines written between
 copytruncate's copy and its truncation, and a truncation followed within one poll by more writes
@@ -110,6 +125,14 @@ FILE_KEYS = {
     "file_path", "log_group_name", "log_stream_name", "log_group_class", "retention_in_days",
     "timestamp_format", "timezone", "multi_line_start_pattern", "encoding", "filters",
 }  # fmt: skip
+# logs_collected.journald.collect_list[] (translator/config/schema.json, logsJournaldDefinition),
+# known to the agent from 1.300070.0 on: older translators refuse the section as an unknown key.
+JOURNALD_KEYS = {
+    "log_group_name", "log_stream_name", "log_group_class", "retention_in_days", "filters", "units",
+    "priority", "matches",
+}  # fmt: skip
+JOURNALD_PRIORITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+JOURNALD_SINCE = (1, 300070, 0)
 # Settings every fragment must agree on: the real translator refuses different values too.
 SINGLE_VALUED = (("agent", "region"), ("agent", "run_as_user"), ("logs", "endpoint_override"))
 
@@ -161,6 +184,78 @@ def _check_entry(entry: Any, where: str) -> list[str]:
     return errors
 
 
+def agent_version() -> tuple[int, ...]:
+    """This build's version (bin/CWAGENT_VERSION) as numbers; unknown counts as the newest."""
+    try:
+        found = re.match(r"(\d+)\.(\d+)\.(\d+)", VERSION_FILE.read_text().strip())
+    except OSError:
+        found = None
+    return tuple(int(part) for part in found.groups()) if found else (99, 0, 0)
+
+
+def _string_list(value: Any, where: str, key: str, max_length: int | None = None) -> list[str]:
+    if not isinstance(value, list) or not value:
+        return [f"Under path : {where}/{key} | Error : Array must have at least 1 items"]
+    errors = []
+    if any(not isinstance(item, str) or (max_length and len(item) > max_length) for item in value):
+        errors.append(f"Under path : {where}/{key} | Error : Invalid type. Expected: string")
+    if len({json.dumps(item, sort_keys=True) for item in value}) != len(value):
+        errors.append(f"Under path : {where}/{key} | Error : array items must be unique")
+    return errors
+
+
+def _check_journald_entry(entry: Any, where: str) -> list[str]:
+    """One journald collect_list entry against the agent's schema (logsJournaldDefinition)."""
+    if not isinstance(entry, dict):
+        return [f"Under path : {where} | Error : Invalid type. Expected: object"]
+    errors = [
+        f"Under path : {where} | Error : Additional property {key} is not allowed"
+        for key in sorted(set(entry) - JOURNALD_KEYS)
+    ]
+    group = entry.get("log_group_name")
+    if not isinstance(group, str) or not 1 <= len(group) <= 512:
+        errors.append(f"Under path : {where} | Error : log_group_name is required")
+    if "retention_in_days" in entry and entry["retention_in_days"] not in RETENTION:
+        errors.append(f"Under path : {where}/retention_in_days | Error : must be one of {sorted(RETENTION)}")
+    priority = entry.get("priority")
+    if priority is not None and priority not in (*JOURNALD_PRIORITIES, *"01234567"):
+        errors.append(
+            f"Under path : {where}/priority | Error : must be one of the following: {JOURNALD_PRIORITIES}"
+        )
+    if "units" in entry:
+        errors += _string_list(entry["units"], where, "units", 256)
+    if "matches" in entry:
+        matches = entry["matches"]
+        if not isinstance(matches, list) or not matches:
+            errors.append(f"Under path : {where}/matches | Error : Array must have at least 1 items")
+        elif any(not isinstance(m, dict) or any(not isinstance(v, str) for v in m.values()) for m in matches):
+            errors.append(f"Under path : {where}/matches | Error : Invalid type. Expected: object of strings")
+    for index, rule in enumerate(entry.get("filters") or []):
+        if not isinstance(rule, dict) or rule.get("type") not in ("include", "exclude"):
+            errors.append(f"Under path : {where}/filters/{index}/type | Error : must be include or exclude")
+    return errors
+
+
+def _check_logs_collected(collected: Any) -> list[str]:
+    errors: list[str] = []
+    if not isinstance(collected, dict) or "journald" not in collected:
+        return errors
+    where = "/logs/logs_collected/journald"
+    if agent_version() < JOURNALD_SINCE:
+        return ["Under path : /logs/logs_collected | Error : Additional property journald is not allowed"]
+    section = collected["journald"]
+    entries = section.get("collect_list") if isinstance(section, dict) else None
+    if not isinstance(entries, list) or not entries:
+        return [f"Under path : {where} | Error : collect_list is required"]
+    errors += [
+        f"Under path : {where} | Error : Additional property {k} is not allowed"
+        for k in sorted(set(section) - {"collect_list"})
+    ]
+    for index, entry in enumerate(entries):
+        errors += _check_journald_entry(entry, f"{where}/collect_list/{index}")
+    return errors
+
+
 def _check_fragment(name: str, cfg: Any) -> list[str]:
     if not isinstance(cfg, dict):
         return [f"{name}: Under path : / | Error : Invalid type. Expected: object"]
@@ -190,6 +285,7 @@ def _check_fragment(name: str, cfg: Any) -> list[str]:
         files = []
     for index, entry in enumerate(files):
         errors += _check_entry(entry, f"/logs/logs_collected/files/collect_list/{index}")
+    errors += _check_logs_collected(logs.get("logs_collected"))
     return [f"{name}: {e}" for e in errors]
 
 
@@ -200,7 +296,10 @@ def merge(configs: dict[str, dict]) -> dict:
         errors += _check_fragment(name, cfg)
     if errors:
         raise Rejected(errors)
-    merged: dict[str, Any] = {"agent": {}, "logs": {"logs_collected": {"files": {"collect_list": []}}}}
+    merged: dict[str, Any] = {
+        "agent": {},
+        "logs": {"logs_collected": {"files": {"collect_list": []}, "journald": {"collect_list": []}}},
+    }
     owners: dict[tuple[str, str], tuple[str, Any]] = {}
     for name, cfg in sorted(configs.items()):
         for section, key in SINGLE_VALUED:
@@ -214,11 +313,15 @@ def merge(configs: dict[str, dict]) -> dict:
                 )
             owners[(section, key)] = (name, value)
             merged[section][key] = value
-        files = ((cfg.get("logs") or {}).get("logs_collected") or {}).get("files") or {}
-        merged["logs"]["logs_collected"]["files"]["collect_list"] += files.get("collect_list", [])
+        collected = (cfg.get("logs") or {}).get("logs_collected") or {}
+        for section in ("files", "journald"):
+            merged["logs"]["logs_collected"][section]["collect_list"] += (collected.get(section) or {}).get(
+                "collect_list", []
+            )
     retention: dict[str, tuple[int, str]] = {}
     conflicts: set[str] = set()
-    for entry in merged["logs"]["logs_collected"]["files"]["collect_list"]:
+    collected = merged["logs"]["logs_collected"]
+    for entry in collected["files"]["collect_list"] + collected["journald"]["collect_list"]:
         group, days = entry.get("log_group_name"), entry.get("retention_in_days", -1)
         if group and days != -1:
             if group in retention and retention[group][0] != days and group not in conflicts:
@@ -228,7 +331,7 @@ def merge(configs: dict[str, dict]) -> dict:
                     f"retention_in_days values can't be set for the same log group: {group} "
                     f"({retention[group][0]} and {days})"
                 )
-            retention.setdefault(group, (days, entry["file_path"]))
+            retention.setdefault(group, (days, entry.get("file_path", "journald")))
     if errors:
         raise Rejected(errors)
     return merged
@@ -1136,6 +1239,137 @@ class Target:
             _log(f"E! failed to describe log group retention for {self.group}: {exc}")
 
 
+# --------------------------------------------------------------------------------------------
+# Reading the journal: the agent's journald receiver (translator/translate/otel/receiver/journald
+# with OpenTelemetry's stanza journald input, pkg/stanza/operator/input/journald): one journalctl
+# per collect_list entry, its JSON lines become events, the cursor is kept in the state directory.
+
+JOURNALCTL = os.environ.get("CWAGENT_STANDIN_JOURNALCTL", "journalctl")
+JOURNAL_RESTART_SECONDS = 1.0  # the input starts journalctl again a second after it ended
+
+
+def journalctl_args(entry: dict) -> list[str]:
+    """The receiver's journalctl command line for one entry (without the cursor).
+
+    ``--follow`` without ``--no-tail`` (start_at: end) shows the newest ten entries first, as
+    journalctl does; ``priority`` defaults to info; ``matches`` are alternatives joined by ``+``,
+    each one's fields sorted.
+    """
+    args = ["--utc", "--output=json", "--follow"]
+    for unit in entry.get("units") or []:
+        args += ["--unit", unit]
+    args += ["--priority", str(entry.get("priority") or "info")]
+    for index, match in enumerate(entry.get("matches") or []):
+        if index:
+            args.append("+")
+        args += [f"{key}={match[key]}" for key in sorted(match)]
+    return args
+
+
+def journal_body(fields: dict) -> str:
+    """The event text: the entry's fields without __REALTIME_TIMESTAMP, as Go's json.Marshal writes a
+    map (keys sorted, compact, <, > and & escaped). The agent's filters match this text."""
+    body = {k: v for k, v in fields.items() if k != "__REALTIME_TIMESTAMP"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def journal_publishes(filters: list[dict], text: str) -> bool:
+    """The journald filter processor: any exclude match drops; with includes, one must match."""
+    includes = [f["expression"] for f in filters if f.get("type") == "include"]
+    if any(re.search(f["expression"], text) for f in filters if f.get("type") == "exclude"):
+        return False
+    return not includes or any(re.search(expression, text) for expression in includes)
+
+
+class JournalTail:
+    """One journald entry: a running journalctl, read without blocking, and the saved cursor.
+
+    The cursor in the state file is that of the last entry CloudWatch accepted (the file tails'
+    rule), so a restart passes ``--after-cursor`` and neither repeats nor loses entries.
+    """
+
+    def __init__(self, index: int, entry: dict) -> None:
+        self.entry, self.args = entry, journalctl_args(entry)
+        self.state = STATE / f"journald_{index}"
+        self.filters = entry.get("filters") or []
+        self.process: subprocess.Popen | None = None
+        self.buffer = b""
+        self.pending: deque[list] = deque()  # [cursor, delivered] in reading order
+        self.restart_at = 0.0
+        self.warned = False
+
+    def cursor(self) -> str | None:
+        try:
+            return self.state.read_text().strip() or None
+        except OSError:
+            return None
+
+    def start(self, now: float) -> None:
+        if now < self.restart_at:
+            return
+        args = [JOURNALCTL, *self.args]
+        saved = self.cursor()
+        if saved:
+            args += ["--after-cursor", saved]
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for stream in (self.process.stdout, self.process.stderr):
+            os.set_blocking(stream.fileno(), False)
+        self.buffer, self.restart_at = b"", now + JOURNAL_RESTART_SECONDS
+        _log(f"I! reading the journal: {' '.join(args)}")
+
+    def _stderr(self) -> None:
+        try:
+            text = (self.process.stderr.read() or b"").decode(errors="replace").strip()
+        except OSError:
+            return
+        if text and not self.warned:  # e.g. not in systemd-journal: only the user's own entries
+            _log(f"W! journalctl: {text}")
+            self.warned = True
+
+    def read(self, now: float) -> list[dict]:
+        """Complete JSON entries journalctl printed since the last poll."""
+        if self.process is None or self.process.poll() is not None:
+            if self.process is not None:
+                self._stderr()
+            self.start(now)
+            if self.process is None:
+                return []
+        self._stderr()
+        try:
+            chunk = self.process.stdout.read() or b""
+        except OSError:
+            chunk = b""
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        entries = []
+        for line in lines:
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                _log(f"E! journalctl printed what is not JSON: {line[:200]!r}")
+        return entries
+
+    def track(self, cursor: str) -> list:
+        record = [cursor, False]
+        self.pending.append(record)
+        return record
+
+    def delivered(self, record: list) -> None:
+        record[1] = True
+        cursor = None
+        while self.pending and self.pending[0][1]:
+            cursor = self.pending.popleft()[0]
+        if cursor:
+            self.state.write_text(cursor + "\n")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=2)
+
+
 class Agent:
     """The logs pipeline: files -> events -> batches -> PutLogEvents. ``step()`` is one poll."""
 
@@ -1146,14 +1380,16 @@ class Agent:
         ]
         self.flush_seconds = float(config["logs"].get("force_flush_interval") or 5)
         self.tails: dict[tuple[int, str], FileTail] = {}
-        self.targets: dict[tuple[int, str], Target] = {}
+        self.targets: dict[Any, Target] = {}
+        journald = (config["logs"]["logs_collected"].get("journald") or {}).get("collect_list") or []
+        self.journals = [JournalTail(index, entry) for index, entry in enumerate(journald)]
         self.denied: set[str] = set()
         self.next_scan = 0.0
 
-    def target_of(self, index: int) -> Target:
+    def target_of(self, index: Any, entry: dict | None = None) -> Target:
         """The target of an entry; entries naming the same group and stream share it (one pusher)."""
         if index not in self.targets:
-            target = Target(self.client, self.entries[index][0], self.flush_seconds)
+            target = Target(self.client, entry or self.entries[index][0], self.flush_seconds)
             same = [t for t in self.targets.values() if (t.group, t.stream) == (target.group, target.stream)]
             if same:
                 target = same[0]
@@ -1222,10 +1458,28 @@ class Agent:
             _log(f"I! {tail.path} was moved or deleted; read to its end")
             del self.tails[key]
 
+    def poll_journal(self, index: int, journal: JournalTail, now: float) -> None:
+        target = self.target_of(("journald", index), journal.entry)
+        if target.backlog() >= BACKLOG_EVENTS:
+            return
+        for fields in journal.read(now):
+            record = journal.track(str(fields.get("__CURSOR", "")))
+            text = journal_body(fields)
+            if not journal_publishes(journal.filters, text):
+                journal.delivered(record)
+                continue
+            try:
+                timestamp = int(fields["__REALTIME_TIMESTAMP"]) // 1000
+            except (KeyError, ValueError):
+                timestamp = None
+            target.add(text, timestamp, lambda record=record: journal.delivered(record), now)
+
     def step(self) -> None:
         now = self.clock()
         for key, tail in list(self.tails.items()):
             self.poll(key, tail, now)
+        for index, journal in enumerate(self.journals):
+            self.poll_journal(index, journal, now)
         if now >= self.next_scan:
             self.next_scan = now + SCAN_SECONDS
             self.scan()
@@ -1264,11 +1518,15 @@ def daemon_main() -> int:
     agent = Agent(config, LogsClient(endpoint, region, load_credentials()))
     stop: list[bool] = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-    _log(f"I! started, {len(agent.entries)} files, endpoint {endpoint}")
+    _log(
+        f"I! started, {len(agent.entries)} files, {len(agent.journals)} journal entries, endpoint {endpoint}"
+    )
     # Events read but not yet delivered are not in the state files: the next start reads them again.
     while not stop:
         agent.step()
         time.sleep(POLL_SECONDS)
+    for journal in agent.journals:
+        journal.stop()
     _log("I! stopped")
     return 0
 

@@ -600,3 +600,187 @@ def test_a_renamed_file_is_read_to_its_end(agent, tmp_path: Path, monkeypatch: p
     lines, ended = tail.read()
     assert ended
     assert [text for text, _end in lines] == [f"line {n}" for n in range(20)]
+
+
+# --- journald (agent 1.300070.0+): schema, journalctl, cursor ----------------------------------------
+
+AUTH = {
+    "log_group_name": "/g/auth",
+    "priority": "debug",
+    "matches": [{"SYSLOG_FACILITY": "4"}, {"SYSLOG_FACILITY": "10"}],
+}
+# A stand-in for journalctl over a JSON-lines file ($FAKE_JOURNAL): the options the receiver passes
+# (--priority, FIELD=value groups joined by +, --after-cursor, --follow with journalctl's default
+# of the newest ten entries first). The stand-in's reading of real journalctl output runs on the
+# Molecule journald host.
+FAKE_JOURNALCTL = r"""
+import json, os, sys, time
+args = sys.argv[1:]
+levels = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]
+prio = args[args.index("--priority") + 1]
+top = levels.index(prio) if prio in levels else int(prio)
+after = args[args.index("--after-cursor") + 1] if "--after-cursor" in args else None
+groups, group = [], {}
+values = {args[i + 1] for i, arg in enumerate(args[:-1]) if arg.startswith("--") and "=" not in arg}
+for arg in args:
+    if arg in values:
+        continue
+    if arg == "+":
+        groups.append(group); group = {}
+    elif "=" in arg and not arg.startswith("-"):
+        key, value = arg.split("=", 1); group.setdefault(key, set()).add(value)
+if group: groups.append(group)
+def wanted(e):
+    if int(e.get("PRIORITY", 6)) > top: return False
+    return not groups or any(all(e.get(k) in v for k, v in g.items()) for g in groups)
+seen = 0
+def entries():
+    with open(os.environ["FAKE_JOURNAL"]) as f:
+        return [json.loads(line) for line in f if line.strip()]
+first = entries()
+if after is None:
+    out = [e for e in first if wanted(e)][-10:]
+else:
+    cursors = [e["__CURSOR"] for e in first]
+    out = [e for e in first[cursors.index(after) + 1:] if wanted(e)]
+for e in out: print(json.dumps(e), flush=True)
+seen = len(first)
+while True:
+    time.sleep(0.05)
+    now = entries()
+    for e in now[seen:]:
+        if wanted(e): print(json.dumps(e), flush=True)
+    seen = len(now)
+"""
+
+
+def jentry(n: int, facility: str = "10", priority: str = "5", message: str = "") -> dict:
+    return {
+        "__CURSOR": f"s=abc;i={n}",
+        "__REALTIME_TIMESTAMP": str(int(time.time() * 1e6) + n),
+        "MESSAGE": message or f"entry {n}",
+        "PRIORITY": priority,
+        "SYSLOG_FACILITY": facility,
+        "SYSLOG_IDENTIFIER": "sshd",
+    }
+
+
+@pytest.fixture
+def journal(agent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    script = tmp_path / "journalctl.py"
+    script.write_text(FAKE_JOURNALCTL)
+    wrapper = tmp_path / "journalctl"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} {script} "$@"\n')
+    wrapper.chmod(0o755)
+    path = tmp_path / "journal.jsonl"
+    path.write_text("")
+    monkeypatch.setenv("FAKE_JOURNAL", str(path))
+    monkeypatch.setattr(agent, "JOURNALCTL", str(wrapper))
+    return path
+
+
+def add(journal: Path, *entries: dict) -> None:
+    with journal.open("a") as handle:
+        handle.writelines(json.dumps(e) + "\n" for e in entries)
+
+
+def journal_pipeline(agent: Any, client: Any, *entries: dict) -> tuple[Any, Clock]:
+    agent.STATE.mkdir(parents=True, exist_ok=True)
+    agent.LOGS.mkdir(parents=True, exist_ok=True)
+    config = {
+        "logs": {
+            "logs_collected": {"files": {"collect_list": []}, "journald": {"collect_list": list(entries)}}
+        }
+    }
+    clock = Clock()
+    return agent.Agent(config, client, clock), clock
+
+
+def run_real_time(pipe: Any, clock: Clock, seconds: float) -> None:
+    """journalctl runs as a real process: give it real time, and the pipeline its fake clock."""
+    for _step in range(int(seconds / 0.25)):
+        pipe.step()
+        clock.now += 0.25
+        time.sleep(0.05)
+
+
+def test_journalctl_command_line_is_the_receivers(agent) -> None:
+    assert agent.journalctl_args(AUTH) == [
+        "--utc", "--output=json", "--follow", "--priority", "debug",
+        "SYSLOG_FACILITY=4", "+", "SYSLOG_FACILITY=10",
+    ]  # fmt: skip
+    units = {"log_group_name": "/g", "units": ["sshd", "ssm"], "priority": "err"}
+    assert agent.journalctl_args(units) == [
+        "--utc", "--output=json", "--follow", "--unit", "sshd", "--unit", "ssm", "--priority", "err",
+    ]  # fmt: skip
+    both = {"log_group_name": "/g", "matches": [{"_UID": "0", "_COMM": "su"}]}
+    assert agent.journalctl_args(both)[-3:] == ["info", "_COMM=su", "_UID=0"]
+
+
+def test_body_is_the_entrys_json_as_go_writes_it(agent) -> None:
+    body = agent.journal_body({"__REALTIME_TIMESTAMP": "1", "MESSAGE": "a<b>&c é", "A": "1"})
+    assert body == '{"A":"1","MESSAGE":"a\\u003cb\\u003e\\u0026c é"}'
+    assert agent.journal_publishes([{"type": "exclude", "expression": '"SYSLOG_FACILITY":"(4|10)"'}], body)
+    assert not agent.journal_publishes(
+        [{"type": "include", "expression": "x"}, {"type": "include", "expression": "y"}], body
+    )
+    assert agent.journal_publishes(
+        [{"type": "include", "expression": "x"}, {"type": "include", "expression": "A"}], body
+    )
+
+
+def test_journal_entries_arrive_once_across_a_restart_and_an_outage(
+    agent, fake: FakeLogs, journal: Path
+) -> None:
+    first = jentry(1)
+    add(journal, first, jentry(2, facility="3"), jentry(3, facility="4"))
+    pipe, clock = journal_pipeline(agent, fake, AUTH)
+    run_real_time(pipe, clock, 12)
+    got = [json.loads(m)["MESSAGE"] for m in fake.messages("/g/auth")]
+    assert got == ["entry 1", "entry 3"]  # the newest entries at the first start; facility 3 is not auth
+    event = json.loads(fake.messages("/g/auth")[0])
+    assert "__REALTIME_TIMESTAMP" not in event and event["SYSLOG_IDENTIFIER"] == "sshd"
+    assert fake.events("/g/auth")[0]["timestamp"] == int(first["__REALTIME_TIMESTAMP"]) // 1000
+    add(journal, jentry(4, priority="7"))
+    fake.down = True  # read but not delivered: the cursor stays before it
+    run_real_time(pipe, clock, 3)
+    for tail in pipe.journals:
+        tail.stop()
+    assert (agent.STATE / "journald_0").read_text().strip() == "s=abc;i=3"
+    fake.down = False
+    add(journal, jentry(5))
+    restarted, clock2 = journal_pipeline(agent, fake, AUTH)
+    run_real_time(restarted, clock2, 12)
+    for tail in restarted.journals:
+        tail.stop()
+    got = [json.loads(m)["MESSAGE"] for m in fake.messages("/g/auth")]
+    assert got == ["entry 1", "entry 3", "entry 4", "entry 5"]  # none lost, none twice
+    assert (agent.STATE / "journald_0").read_text().strip() == "s=abc;i=5"
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"log_group_name": "/g", "file_path": "/x"}, "Additional property file_path is not allowed"),
+        ({"log_stream_name": "s"}, "log_group_name is required"),
+        ({"log_group_name": "/g", "priority": "loud"}, "priority | Error"),
+        ({"log_group_name": "/g", "units": []}, "units | Error"),
+        ({"log_group_name": "/g", "matches": [{"SYSLOG_FACILITY": 4}]}, "matches | Error"),
+        ({"log_group_name": "/g", "retention_in_days": 42}, "retention_in_days | Error"),
+    ],
+)
+def test_journald_schema(agent, tmp_path: Path, bad: dict, message: str) -> None:
+    src = write(tmp_path, "mine.json", {"logs": {"logs_collected": {"journald": {"collect_list": [bad]}}}})
+    assert agent.ctl_main(["-a", "append-config", "-c", f"file:{src}"]) == 1
+    assert message in agent.VALIDATION_LOG.read_text()
+
+
+def test_journald_is_accepted_from_1_300070_0_only(agent, tmp_path: Path) -> None:
+    src = write(tmp_path, "mine.json", {"logs": {"logs_collected": {"journald": {"collect_list": [AUTH]}}}})
+    agent.VERSION_FILE.parent.mkdir(parents=True, exist_ok=True)
+    agent.VERSION_FILE.write_text("1.300049.1b929\n")
+    assert agent.ctl_main(["-a", "append-config", "-c", f"file:{src}"]) == 1
+    assert "Additional property journald is not allowed" in agent.VALIDATION_LOG.read_text()
+    agent.VERSION_FILE.write_text("1.300070.0\n")
+    assert agent.ctl_main(["-a", "append-config", "-c", f"file:{src}"]) == 0
+    assert agent.load_translated()["logs"]["logs_collected"]["journald"]["collect_list"] == [AUTH]
