@@ -18,13 +18,19 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 export NO_COLOR := 1
 export MOLECULE_NO_LOG := false
-WITH_AWS    := $(PY) tests/harness/moto_server.py run --log $(CURDIR)/.cache/moto.log --
 
 APT_PACKAGES := python3-venv podman runc uidmap slirp4netns fuse-overlayfs debootstrap git make rsync shellcheck chromium
 # Both ends of the supported ansible-core range (tests/compat/<end>.txt), each in its own venv.
 COMPAT_ENDS := low high
 # Scenarios CI runs. molecule/windows_ec2 needs a real AWS account and Windows: never here.
 MOLECULE_SCENARIOS ?= $(sort $(filter-out windows_ec2,$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))))
+# Scenarios whose driver manages no instance (`managed: false`: the hosts are inventory entries the
+# controller works for) need neither the image nor a container; the others start containers.
+MOLECULE_CONTROLLER := $(sort $(foreach s,$(MOLECULE_SCENARIOS),$(if $(shell grep -qE '^ +managed: false' molecule/$(s)/molecule.yml && echo y),$(s))))
+MOLECULE_HOSTS := $(filter-out $(MOLECULE_CONTROLLER),$(MOLECULE_SCENARIOS))
+# Integration tests that start no container (the controller plays on the embedded AWS, chromium on
+# a report): `make test` runs them beside the containers. Any other file is run with the containers.
+INTEGRATION_CONTROLLER := $(wildcard $(addprefix tests/integration/,test_least_privilege.py test_faults.py test_evidence_browser.py))
 
 .PHONY: help
 help: ## list targets
@@ -82,23 +88,50 @@ compat: bootstrap $(foreach end,$(COMPAT_ENDS),.cache/compat/$(end)/.stamp) ## t
 	@pids=""; for end in $(COMPAT_ENDS); do bash tests/compat/run.sh $$end & pids="$$pids $$!"; done; \
 	rc=0; for pid in $$pids; do wait $$pid || rc=1; done; exit $$rc
 
-.PHONY: molecule
-molecule: bootstrap image ## every Molecule scenario, each with its own embedded AWS
-	@for s in $(MOLECULE_SCENARIOS); do \
+# Each scenario with its own embedded AWS (and its own moto log, as two lanes may run at once).
+run_molecule = for s in $(1); do \
 	  echo "=== molecule test -s $$s"; \
-	  $(WITH_AWS) $(BIN)/molecule test -s $$s || exit 1; \
+	  $(PY) tests/harness/moto_server.py run --log $(CURDIR)/.cache/moto-$$s.log -- $(BIN)/molecule test -s $$s || exit 1; \
 	done
 
+.PHONY: molecule
+molecule: molecule-controller molecule-hosts ## every Molecule scenario, each with its own embedded AWS
+
+.PHONY: molecule-controller
+molecule-controller: bootstrap ## the Molecule scenarios that start no container (no image needed)
+	@$(call run_molecule,$(MOLECULE_CONTROLLER))
+
+.PHONY: molecule-hosts
+molecule-hosts: bootstrap image ## the Molecule scenarios on podman hosts of the test image
+	@$(call run_molecule,$(MOLECULE_HOSTS))
+
 .PHONY: integration
-integration: bootstrap image ## end-to-end: site.yml over aws_ec2, via ansible-runner
-	$(BIN)/pytest -q tests/integration
+integration: integration-controller integration-hosts ## end-to-end: site.yml over aws_ec2 via ansible-runner, policies, faults
+
+.PHONY: integration-controller
+integration-controller: bootstrap ## the integration tests that start no container
+	$(BIN)/pytest -q $(INTEGRATION_CONTROLLER)
+
+.PHONY: integration-hosts
+integration-hosts: bootstrap image ## the integration tests on podman hosts
+	$(BIN)/pytest -q tests/integration $(addprefix --ignore=,$(INTEGRATION_CONTROLLER))
 
 .PHONY: bench
 bench: bootstrap image ## the figures the issues name (ratios)
 	@for b in tests/benchmarks/bench_*.py; do $(PY) $$b; done
 
+# `make test` runs the stages in three lanes at once (.ci/lanes prefixes each line with its stage):
+# CI has 2 cores and most stages keep one busy. Everything that starts containers is in the last
+# lane, one after the other (the scenarios share the host network). Sanity goes first in its lane:
+# a unit test reads the pip wheel it caches.
+TEST_LANES ?= "sanity lint compat" "unit molecule-controller integration-controller" "molecule-hosts integration-hosts"
+
 .PHONY: test
-test: lint sanity unit compat molecule integration ## everything CI checks
+test: bootstrap image ## everything CI checks (lint sanity unit compat molecule integration)
+	@bash .ci/lanes $(TEST_LANES)
+
+.PHONY: test-serial
+test-serial: lint sanity unit compat molecule integration ## everything CI checks, one stage after the other
 
 .PHONY: demo
 demo: bootstrap ## the main job on an embedded AWS, no account needed
