@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import Counter
 
 import boto3
@@ -672,3 +673,55 @@ def test_apply_errors_count_their_region_as_failed_and_the_run_as_changed(estate
     assert outcome.changed is True
     assert any("UnauthorizedOperation" in e for e in outcome.errors)
     assert outcome.region_counts == {"done": 0, "refused": 0, "failed": 1}
+
+
+# --- concurrency of the writes (fakes: what is measured is how many calls are in flight at once) ---
+
+
+class ConcurrentEC2:
+    """EC2 whose association call waits until ``parties`` calls are in flight together (a barrier):
+    a run that sends fewer at a time fails them with BrokenBarrierError after ``timeout``."""
+
+    def __init__(self, parties: int, timeout: float = 3.0, started=None):
+        self.barrier = threading.Barrier(parties, timeout=timeout)
+        self.started = started
+        self.associated: list[str] = []
+
+    def associate_iam_instance_profile(self, IamInstanceProfile, InstanceId):
+        if self.started is not None:
+            self.started.set()
+        self.barrier.wait()
+        self.associated.append(InstanceId)
+        return {"IamInstanceProfileAssociation": {"InstanceId": InstanceId, "State": "associating"}}
+
+
+def associate_plans(count: int, region: str = "eu-west-1") -> list:
+    return [mod.plan_instance(f"i-{n:04d}", region, "running", None, TARGET, "extend") for n in range(count)]
+
+
+def test_a_region_sends_its_associations_25_at_a_time():
+    """48 associations at 150 ms a call are 2 round trips, not 6 (8 at a time): 25 calls must be in
+    flight together."""
+    ec2 = ConcurrentEC2(parties=25)
+    errors = mod.apply_region(ec2, associate_plans(25), TARGET, timeout=5)
+    assert errors == []
+    assert len(ec2.associated) == 25
+
+
+def test_policy_attachments_run_alongside_the_associations():
+    """The IAM attachments for extended roles do not wait for, nor hold up, the EC2 associations:
+    the fake IAM answers only once an association has started."""
+    started = threading.Event()
+    seen_started = []
+
+    class IAM:
+        def attach_role_policy(self, RoleName, PolicyArn, aws_retry=False):
+            seen_started.append(started.wait(timeout=3))
+
+    ec2 = ConcurrentEC2(parties=1, started=started)
+    request = mod.Request(instance_profile="CloudWatchAgentServerRole", policies=[AGENT_POLICY])
+    run = mod.Attachment(request, {"eu-west-1": ec2}, IAM(), check_mode=False)
+    errors = run.apply(associate_plans(1), {"LegacyAppRole": [AGENT_POLICY, SSM_POLICY]}, TARGET)
+    assert errors == []
+    assert seen_started == [True, True]
+    assert ec2.associated == ["i-0000"]
