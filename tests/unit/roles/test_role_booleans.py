@@ -39,11 +39,18 @@ import yaml
 REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 # Roles with booleans; every role on disk that has some must be listed (test below).
-ROLES = ["guardduty", "agent_iam", "log_groups", "cloudwatch_agent_linux", "cloudwatch_agent_windows"]
+ROLES = [
+    "guardduty",
+    "agent_iam",
+    "log_groups",
+    "log_archive",
+    "cloudwatch_agent_linux",
+    "cloudwatch_agent_windows",
+]
 # Roles whose booleans are known not to survive ``-e`` yet: {role: reason}. Marked xfail(strict=True),
 # so the mark has to go as soon as the role is fixed.
 KNOWN_BROKEN: dict[str, str] = {}
-CONTROLLER_ROLES = {"guardduty", "agent_iam", "log_groups"}
+CONTROLLER_ROLES = {"guardduty", "agent_iam", "log_groups", "log_archive"}
 ENTRY_POINTS: dict[str, list[str]] = {
     "guardduty": ["main"],
     "agent_iam": ["main"],
@@ -59,6 +66,13 @@ PLAY_VARS: dict[str, dict[str, Any]] = {
         "agent_iam_regions": ["eu-west-1"],
     },
     "log_groups": {"log_groups_extra": [{"name": "/gdpr/booleans/extra", "region": "eu-west-1"}]},
+    "log_archive": {
+        "log_archive_key_alias": "alias/gdpr-booleans",
+        "log_archive_key_region": "eu-west-1",
+        "log_archive_bucket_name": "gdpr-booleans-archive",
+        "log_archive_bucket_region": "eu-west-1",
+        "log_archive_bucket_retention_days": 30,
+    },
     "cloudwatch_agent_linux": {
         "cloudwatch_agent_linux_web_servers": ["apache", "nginx"],
         # an Amazon Linux 2023 host with an agent too old for the journal: the upgrade boolean decides

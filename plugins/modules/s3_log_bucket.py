@@ -1,0 +1,346 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to gdpr.aws_monitoring
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: s3_log_bucket
+short_description: An S3 bucket that holds logs, locked down, with a retention that is never shortened
+version_added: 0.3.0
+description:
+  - Creates or updates one S3 bucket for log delivery by an AWS service (CloudTrail, AWS Config,
+    GuardDuty exports) - Block Public Access (all four settings), object ownership
+    C(BucketOwnerEnforced), versioning, default encryption (SSE-KMS with a bucket key when
+    O(kms_key_arn) is given, SSE-S3 otherwise), a policy made of the caller's service statements plus
+    a TLS-only deny (and a deny of uploads not encrypted with aws:kms), a lifecycle rule expiring
+    current and noncurrent objects after O(retention_days), and tags (existing tags are kept).
+  - Everything is read first; nothing is written when the name is invalid, when the bucket exists
+    without the collection's C(gdpr-monitoring:managed-by) tag and O(adopt_existing) is false, when it
+    is in another region, or when the new retention would delete objects the bucket keeps today
+    (a bucket without a whole-bucket expiry keeps them forever) and O(allow_retention_decrease) is false.
+  - Lifecycle rules of others are kept; only the rule with ID C(gdpr-monitoring-retention) is written.
+  - Why a module of its own - C(amazon.aws.s3_bucket) and C(community.aws.s3_lifecycle) do not support
+    check mode, and neither refuses a take-over or a shorter retention.
+  - Supports check mode and diff.
+author:
+  - gdpr.aws_monitoring maintainers (@gdpr)
+options:
+  name:
+    description: Bucket name (S3's naming rules for general purpose buckets).
+    type: str
+    required: true
+  kms_key_arn:
+    description: Customer managed key for default encryption (SSE-KMS, bucket key on). Empty - SSE-S3.
+    type: str
+    default: ""
+  retention_days:
+    description: Days after which current objects and noncurrent versions expire. 0 - no rule written.
+    type: int
+    default: 0
+  allow_retention_decrease:
+    description: Write a retention shorter than the bucket's current one (deletes older objects).
+    type: bool
+    default: false
+  adopt_existing:
+    description: Take over an existing bucket that lacks the collection's tag (its policy is replaced).
+    type: bool
+    default: false
+  service_statements:
+    description: Bucket policy statements of the services that write to the bucket.
+    type: list
+    elements: dict
+    default: []
+  require_kms_upload:
+    description: Add a deny of uploads whose request does not ask for aws:kms encryption.
+    type: bool
+    default: true
+  tags:
+    description: Tags to set (the managed-by tag is added; tags the bucket has are never removed).
+    type: dict
+    default: {}
+  variable_names:
+    description: Names of the caller's variables, used in refusal messages.
+    type: dict
+    default: {}
+    suboptions:
+      name:
+        description: Variable that gave O(name).
+        type: str
+        default: name
+      retention:
+        description: Variable that gave O(retention_days).
+        type: str
+        default: retention_days
+      allow_retention_decrease:
+        description: Variable that gives O(allow_retention_decrease).
+        type: str
+        default: allow_retention_decrease
+      adopt_existing:
+        description: Variable that gives O(adopt_existing).
+        type: str
+        default: adopt_existing
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Bucket for CloudTrail
+  gdpr.aws_monitoring.s3_log_bucket:
+    name: gdpr-trail-123456789012
+    region: eu-west-1
+    kms_key_arn: "{{ trail_key_arn }}"
+    retention_days: 2557
+    require_kms_upload: false
+    service_statements: "{{ cloudtrail_statements }}"
+    variable_names:
+      name: cloudtrail_bucket_name
+      retention: cloudtrail_retention_days
+"""
+
+RETURN = r"""
+bucket:
+  description: The bucket.
+  returned: always
+  type: dict
+  sample: {"name": "gdpr-trail-123456789012", "arn": "arn:aws:s3:::gdpr-trail-123456789012", "region": "eu-west-1"}
+changes:
+  description: What was (or, in check mode, would be) written.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create", "policy", "lifecycle"]
+"""
+
+import json
+from typing import Any
+
+try:
+    import botocore
+except ImportError:  # AnsibleAWSModule reports the missing SDK itself
+    botocore = None
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import log_archive as plan
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import error_code, retry_decorator
+
+# Error codes meaning "this bucket has no such configuration", per read.
+_ABSENT = {
+    "get_bucket_tagging": ("NoSuchTagSet",),
+    "get_public_access_block": ("NoSuchPublicAccessBlockConfiguration",),
+    "get_bucket_ownership_controls": ("OwnershipControlsNotFoundError",),
+    "get_bucket_encryption": ("ServerSideEncryptionConfigurationNotFoundError",),
+    "get_bucket_policy": ("NoSuchBucketPolicy",),
+    "get_bucket_lifecycle_configuration": ("NoSuchLifecycleConfiguration",),
+}
+
+
+def _read(s3: Any, call: str, name: str) -> dict[str, Any] | None:
+    try:
+        return getattr(s3, call)(Bucket=name, aws_retry=True)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in _ABSENT.get(call, ()):
+            return None
+        raise
+
+
+def bucket_exists(s3: Any, name: str) -> bool:
+    """True if this account can see the bucket; False if no bucket has the name; 403 propagates."""
+    try:
+        s3.head_bucket(Bucket=name, aws_retry=True)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def read_bucket(s3: Any, name: str) -> dict[str, Any]:
+    """Everything the plan compares, as S3 returns it (None where a configuration is absent)."""
+    location = s3.get_bucket_location(Bucket=name, aws_retry=True).get("LocationConstraint")
+    tagging = _read(s3, "get_bucket_tagging", name) or {}
+    pab = _read(s3, "get_public_access_block", name) or {}
+    ownership = _read(s3, "get_bucket_ownership_controls", name) or {}
+    encryption = _read(s3, "get_bucket_encryption", name) or {}
+    policy = _read(s3, "get_bucket_policy", name)
+    lifecycle = _read(s3, "get_bucket_lifecycle_configuration", name) or {}
+    rules = (ownership.get("OwnershipControls") or {}).get("Rules") or [{}]
+    return {
+        "region": {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location),
+        "tags": {t["Key"]: t["Value"] for t in tagging.get("TagSet", [])},
+        "public_access_block": pab.get("PublicAccessBlockConfiguration"),
+        "object_ownership": rules[0].get("ObjectOwnership"),
+        "encryption": (encryption.get("ServerSideEncryptionConfiguration") or {}).get("Rules"),
+        "versioning": s3.get_bucket_versioning(Bucket=name, aws_retry=True).get("Status"),
+        "policy": json.loads(policy["Policy"]) if policy else None,
+        "lifecycle": lifecycle.get("Rules", []),
+    }
+
+
+def refusal(params: dict[str, Any], region: str, current: dict[str, Any] | None) -> str | None:
+    """Why the module must not write anything (the documented refusals), or None."""
+    names = params["variable_names"]
+    name = params["name"]
+    problem = plan.bucket_name_problem(name)
+    if problem:
+        return f"{names['name']}: '{name}' is not a valid S3 bucket name ({problem}). Nothing was changed."
+    if current is None:
+        return None
+    if not plan.is_managed(current["tags"]) and not params["adopt_existing"]:
+        return (
+            f"{names['name']}: the bucket '{name}' exists and was not created by gdpr.aws_monitoring (no "
+            f"{plan.MANAGED_BY_KEY} tag): choose another name, or set {names['adopt_existing']}: true to take "
+            "it over (its policy, encryption and lifecycle rule are then replaced). Nothing was changed."
+        )
+    if current["region"] != region:
+        return f"{names['name']}: the bucket '{name}' is in {current['region']}, not {region}. Nothing was changed."
+    days = params["retention_days"]
+    now = plan.current_retention(current["lifecycle"])
+    if days and plan.shortens(now, True, days) and not params["allow_retention_decrease"]:
+        kept = f"{now} days" if now else "forever (no expiry)"
+        return (
+            f"{names['retention']}: {days} days would shorten the retention of the bucket '{name}', which keeps "
+            f"objects {kept}; S3 would delete the older ones. Raise {names['retention']} to {now or 'the retention you need'}"
+            f" or set {names['allow_retention_decrease']}: true to shorten it. Nothing was changed."
+        )
+    return None
+
+
+def desired(params: dict[str, Any], region: str) -> dict[str, Any]:
+    return {
+        "public_access_block": plan.public_access_block(),
+        "object_ownership": "BucketOwnerEnforced",
+        "encryption": plan.encryption_rule(params["kms_key_arn"]),
+        "versioning": "Enabled",
+        "policy": plan.desired_policy(
+            params["name"], region, params["service_statements"], params["require_kms_upload"]
+        ),
+        "tags": {**params["tags"], plan.MANAGED_BY_KEY: plan.MANAGED_BY_VALUE},
+    }
+
+
+def differences(current: dict[str, Any] | None, want: dict[str, Any], days: int) -> dict[str, Any]:
+    """Configuration name -> value to write, for what differs (everything for a new bucket)."""
+    cur = current or {"tags": {}, "lifecycle": [], "policy": None, "encryption": None}
+    diff: dict[str, Any] = {}
+    if current is None:
+        diff["create"] = True
+    if current is None or current["public_access_block"] != want["public_access_block"]:
+        diff["public_access_block"] = want["public_access_block"]
+    if current is None or current["object_ownership"] != want["object_ownership"]:
+        diff["object_ownership"] = want["object_ownership"]
+    if not plan.encryption_equal(cur["encryption"], want["encryption"]):
+        diff["encryption"] = want["encryption"]
+    if current is None or current["versioning"] != want["versioning"]:
+        diff["versioning"] = want["versioning"]
+    if not plan.policies_equal(cur["policy"], want["policy"]):
+        diff["policy"] = want["policy"]
+    lifecycle = plan.planned_lifecycle(cur["lifecycle"], days or None)
+    if lifecycle is not None:
+        diff["lifecycle"] = lifecycle
+    if plan.missing_tags(cur["tags"], want["tags"]):
+        diff["tags"] = {**cur["tags"], **want["tags"]}
+    return diff
+
+
+def apply(s3: Any, name: str, region: str, diff: dict[str, Any]) -> None:
+    """Write ``diff``; creation first (with its ownership), tags last (they mark the bucket as ours)."""
+    if diff.get("create"):
+        kwargs: dict[str, Any] = {"Bucket": name, "ObjectOwnership": "BucketOwnerEnforced"}
+        if region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(aws_retry=True, **kwargs)
+        s3.get_waiter("bucket_exists").wait(Bucket=name)
+    if "public_access_block" in diff:
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=diff["public_access_block"], aws_retry=True
+        )
+    if "object_ownership" in diff:
+        s3.put_bucket_ownership_controls(
+            Bucket=name,
+            OwnershipControls={"Rules": [{"ObjectOwnership": diff["object_ownership"]}]},
+            aws_retry=True,
+        )
+    if "encryption" in diff:
+        s3.put_bucket_encryption(
+            Bucket=name, ServerSideEncryptionConfiguration={"Rules": [diff["encryption"]]}, aws_retry=True
+        )
+    if "versioning" in diff:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"}, aws_retry=True)
+    if "policy" in diff:
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(diff["policy"]), aws_retry=True)
+    if "lifecycle" in diff:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name, LifecycleConfiguration={"Rules": diff["lifecycle"]}, aws_retry=True
+        )
+    if "tags" in diff:
+        tag_set = [{"Key": k, "Value": v} for k, v in sorted(diff["tags"].items())]
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_set}, aws_retry=True)
+
+
+def main() -> None:
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            kms_key_arn=dict(type="str", default="", no_log=False),
+            retention_days=dict(type="int", default=0),
+            allow_retention_decrease=dict(type="bool", default=False),
+            adopt_existing=dict(type="bool", default=False),
+            service_statements=dict(type="list", elements="dict", default=[]),
+            require_kms_upload=dict(type="bool", default=True),
+            tags=dict(type="dict", default={}),
+            variable_names=dict(
+                type="dict",
+                default={},
+                options=dict(
+                    name=dict(type="str", default="name"),
+                    retention=dict(type="str", default="retention_days"),
+                    allow_retention_decrease=dict(type="str", default="allow_retention_decrease"),
+                    adopt_existing=dict(type="str", default="adopt_existing"),
+                ),
+            ),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    region = module.region
+    if not region:
+        module.fail_json(msg="region is required")
+    if params["retention_days"] < 0:
+        module.fail_json(msg=f"{params['variable_names']['retention']}: must be 0 or more days")
+    name = params["name"]
+    problem = refusal(params, region, None)
+    if problem:
+        module.fail_json(msg=problem)
+    s3 = module.client("s3", retry_decorator=retry_decorator())
+    try:
+        current = read_bucket(s3, name) if bucket_exists(s3, name) else None
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(
+            exc, msg=f"Could not read the bucket {name} ({params['variable_names']['name']})"
+        )
+    problem = refusal(params, region, current)
+    if problem:
+        module.fail_json(msg=problem)
+    want = desired(params, region)
+    diff = differences(current, want, params["retention_days"])
+    if diff and not module.check_mode:
+        try:
+            apply(s3, name, region, diff)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            module.fail_json_aws(exc, msg=f"Could not configure the bucket {name} in {region}")
+    before = {k: (current or {}).get(k) for k in diff if k != "create"}
+    module.exit_json(
+        changed=bool(diff),
+        changes=list(diff),
+        bucket={"name": name, "arn": plan.bucket_arn(name, region), "region": region},
+        diff={"before": before if current else {}, "after": {k: v for k, v in diff.items() if k != "create"}},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Planning rules of the log buckets (module_utils/log_archive.py and s3_log_bucket's plan)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import log_archive as plan
+from ansible_collections.gdpr.aws_monitoring.plugins.modules import s3_log_bucket
+
+PARAMS = {
+    "name": "gdpr-logs",
+    "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k",
+    "retention_days": 365,
+    "allow_retention_decrease": False,
+    "adopt_existing": False,
+    "service_statements": [],
+    "require_kms_upload": True,
+    "tags": {},
+    "variable_names": {
+        "name": "trail_bucket",
+        "retention": "trail_days",
+        "allow_retention_decrease": "trail_allow",
+        "adopt_existing": "trail_adopt",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["ab", "Logs", "a_b", "-abc", "abc-", "a..b", "a.-b", "192.168.1.1", "xn--abc", "abc-s3alias", "a" * 64],
+)
+def test_invalid_bucket_names_are_named(name):
+    assert plan.bucket_name_problem(name)
+
+
+@pytest.mark.parametrize("name", ["abc", "gdpr-trail-123456789012", "logs.example.com", "a" * 63])
+def test_valid_bucket_names_pass(name):
+    assert plan.bucket_name_problem(name) is None
+
+
+def test_retention_counts_enabled_whole_bucket_rules_only():
+    rules = [
+        {"ID": "x", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 1}},
+        {"ID": "y", "Status": "Disabled", "Filter": {}, "Expiration": {"Days": 2}},
+        {"ID": "z", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 90}},
+    ]
+    assert plan.current_retention(rules) == 90
+    assert plan.current_retention(rules[:2]) is None
+
+
+def test_shortening_includes_a_bucket_that_never_expired():
+    assert plan.shortens(None, True, 365)
+    assert plan.shortens(400, True, 365)
+    assert not plan.shortens(365, True, 400)
+    assert not plan.shortens(None, False, 1)
+
+
+def test_lifecycle_keeps_other_rules_and_rewrites_only_its_own():
+    other = {"ID": "team", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 1}}
+    written = plan.planned_lifecycle([other], 30)
+    assert written == [other, plan.retention_rule(30)]
+    assert plan.planned_lifecycle(written, 30) is None
+    assert plan.planned_lifecycle([other, plan.retention_rule(10)], 30) == [other, plan.retention_rule(30)]
+    assert plan.planned_lifecycle([other], None) is None
+
+
+def test_policies_compare_as_s3_stores_them():
+    wanted = plan.desired_policy("b", "eu-west-1", [], True)
+    stored = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {**wanted["Statement"][1], "Resource": ["arn:aws:s3:::b/*"]},
+            {**wanted["Statement"][0], "Resource": list(reversed(wanted["Statement"][0]["Resource"]))},
+        ],
+    }
+    assert plan.policies_equal(stored, wanted)
+    assert not plan.policies_equal(stored, plan.desired_policy("b", "eu-west-1", [], False))
+    assert not plan.policies_equal(None, wanted)
+
+
+def test_refusals_name_the_callers_variables():
+    assert "trail_bucket: 'Bad' is not a valid" in s3_log_bucket.refusal(
+        {**PARAMS, "name": "Bad"}, "eu-west-1", None
+    )
+    foreign = {"tags": {}, "region": "eu-west-1", "lifecycle": []}
+    msg = s3_log_bucket.refusal(PARAMS, "eu-west-1", foreign)
+    assert "trail_bucket: the bucket 'gdpr-logs' exists" in msg and "trail_adopt: true" in msg
+    ours = {"tags": {plan.MANAGED_BY_KEY: plan.MANAGED_BY_VALUE}, "region": "eu-west-1"}
+    longer = {**ours, "lifecycle": [plan.retention_rule(400)]}
+    msg = s3_log_bucket.refusal(PARAMS, "eu-west-1", longer)
+    assert "trail_days: 365 days would shorten" in msg and "400 days" in msg and "trail_allow: true" in msg
+    assert s3_log_bucket.refusal({**PARAMS, "allow_retention_decrease": True}, "eu-west-1", longer) is None
+    assert "is in us-east-1" in s3_log_bucket.refusal(PARAMS, "eu-west-1", {**longer, "region": "us-east-1"})
+
+
+def test_an_up_to_date_bucket_has_no_differences_and_tags_are_only_added():
+    want = s3_log_bucket.desired(PARAMS, "eu-west-1")
+    current = {
+        "region": "eu-west-1",
+        "tags": {"team": "x", **want["tags"]},
+        "public_access_block": want["public_access_block"],
+        "object_ownership": "BucketOwnerEnforced",
+        "encryption": [want["encryption"]],
+        "versioning": "Enabled",
+        "policy": want["policy"],
+        "lifecycle": [plan.retention_rule(365)],
+    }
+    assert s3_log_bucket.differences(current, want, 365) == {}
+    changed = s3_log_bucket.differences({**current, "tags": {"team": "x"}}, want, 365)
+    assert changed == {"tags": {"team": "x", **want["tags"]}}
+    created = s3_log_bucket.differences(None, want, 365)
+    assert set(created) == {
+        "create",
+        "public_access_block",
+        "object_ownership",
+        "encryption",
+        "versioning",
+        "policy",
+        "lifecycle",
+        "tags",
+    }
