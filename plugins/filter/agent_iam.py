@@ -11,6 +11,8 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.hosts import host_region
+
 
 def play_targets(
     hosts: list[str], hostvars: Mapping, default_region: str | None = None
@@ -26,8 +28,7 @@ def play_targets(
     for host in hosts:
         hv = hostvars[host]
         instance_id = str(hv.get("instance_id") or "").strip()
-        placement = hv.get("placement") or {}
-        region = (placement.get("region") if isinstance(placement, Mapping) else None) or default_region
+        region = host_region(hv, default_region)
         if not instance_id:
             no_id.append(host)
         elif not region:

@@ -16,13 +16,9 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gdpr.aws_monitoring.plugins.filter.log_groups import log_groups_plan
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import evidence as ev
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.hosts import host_region
 
 STATUS_FACTS: tuple[str, ...] = ("cloudwatch_agent_linux_status", "cloudwatch_agent_windows_status")
-
-
-def _region(host_vars: Mapping[str, Any], default_region: str) -> str:
-    placement = host_vars.get("placement") or {}
-    return (placement.get("region") if isinstance(placement, Mapping) else None) or default_region
 
 
 def evidence_inputs(hostvars: Mapping[str, Any], hosts: list[str], default_region: str) -> dict[str, Any]:
@@ -38,7 +34,7 @@ def evidence_inputs(hostvars: Mapping[str, Any], hosts: list[str], default_regio
         instance_id = host_vars.get("instance_id")
         if not instance_id:
             continue
-        region = _region(host_vars, default_region)
+        region = host_region(host_vars, default_region)
         status = next((host_vars[f] for f in STATUS_FACTS if host_vars.get(f)), None)
         # What the agent really writes to (its status fact), else what its role plans.
         names = (status or {}).get("log_groups") or [g["name"] for g in planned if g["region"] == region]

@@ -14,6 +14,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import cwagent
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.hosts import host_region
 
 # The contract with the agent roles (docs/architecture.md): their `tasks_from: plan` sets these facts
 # on each host, a list of {name, retention_in_days, log_group_class[, region]}; a group's own region
@@ -22,11 +23,6 @@ AGENT_PLAN_FACTS: tuple[str, ...] = (
     "cloudwatch_agent_linux_log_groups",
     "cloudwatch_agent_windows_log_groups",
 )
-
-
-def _host_region(host_vars: Mapping[str, Any], default_region: str) -> str:
-    placement = host_vars.get("placement") or {}
-    return (placement.get("region") if isinstance(placement, Mapping) else None) or default_region
 
 
 def _group(item: Mapping[str, Any], region: str, default_retention: Any, what: str) -> dict[str, Any]:
@@ -72,7 +68,7 @@ def log_groups_plan(
             )
         for host in hosts or []:
             host_vars = hostvars[host]
-            region = _host_region(host_vars, default_region)
+            region = host_region(host_vars, default_region)
             for fact in AGENT_PLAN_FACTS:
                 for item in host_vars.get(fact) or []:
                     group = _group(item, item.get("region") or region, default_retention, f"{fact} of {host}")

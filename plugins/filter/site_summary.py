@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.hosts import host_region
+
 
 def _enabled(det: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(
@@ -101,7 +103,7 @@ def _host_line(hv: Mapping[str, Any], attachment: Mapping[str, Any]) -> str:
         else "agent not run"
     )
     groups = len(agent.get("log_groups") or [])
-    region = (hv.get("placement") or {}).get("region")
+    region = host_region(hv)
     action = attachment.get("action", "not run")
     return f"{region}; profile {profile} ({action}); {state}; {groups} log group{'' if groups == 1 else 's'}"
 

@@ -52,6 +52,15 @@ RETRYABLE_CODES: frozenset[str] = frozenset(
         "Unavailable",
     }
 )
+# What an endpoint answers for an operation it does not implement, one set for every module: moto
+# answers HTTP 500 with an HTML page (botocore's code is then the bare "500"), some moto services a
+# bare 404, other endpoints 501 or a named code (UnknownOperationException for JSON services,
+# InvalidAction for query ones, InternalFailure for an unnamed 500). Real AWS implements every call
+# this collection makes, so these only ever explain a failure, or (evidence) turn a row UNKNOWN. The
+# 5xx ones are also retried (is_transient) where the call is: they count once the retries are spent.
+NOT_IMPLEMENTED_CODES: frozenset[str] = frozenset(
+    {"500", "501", "404", "NotImplemented", "InternalFailure", "UnknownOperationException", "InvalidAction"}
+)
 # Attempts per call, first included.
 MAX_ATTEMPTS = 10
 # Upper bound of the first retry's sleep; it doubles with every further retry...
@@ -73,6 +82,11 @@ def http_status(exc: BaseException) -> int:
 def aws_error_code(exc: BaseException) -> str:
     response = getattr(exc, "response", None) or {}
     return str((response.get("Error") or {}).get("Code", ""))
+
+
+def is_not_implemented(exc: BaseException) -> bool:
+    """Whether ``exc`` is an endpoint's answer to an operation it does not implement."""
+    return aws_error_code(exc) in NOT_IMPLEMENTED_CODES
 
 
 def is_transient(exc: BaseException, extra_codes: frozenset[str] = frozenset()) -> bool:

@@ -75,17 +75,21 @@ class RegionOutcome:
     error: str | None = None
     refused: bool = False
     exception: BaseException | None = field(default=None, repr=False)
-
-    @property
-    def wrote(self) -> bool:
-        """The region failed after a write call had been sent: the run must report changed."""
-        return bool(getattr(self.exception, "gdpr_after_write", False))
+    # The region failed after a write call had been sent (it may have gone through): the run must
+    # report changed, and such a region is never a refusal (it answered before).
+    wrote: bool = False
 
 
-def after_write(exc: BaseException) -> BaseException:
-    """Mark ``exc`` as raised after the region was (maybe) changed; returns it for ``raise``."""
-    exc.gdpr_after_write = True  # type: ignore[attr-defined]
-    return exc
+class PartialWrite(Exception):
+    """A region's work failed after it sent a write: ``raise PartialWrite(exc) from exc``.
+
+    ``run_in_regions`` unwraps it: the outcome's ``error`` and ``exception`` are those of ``cause``
+    (so error codes and messages read as without the wrapper) and ``wrote`` is true.
+    """
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 def enabled_regions(module: Any, ec2: Any = None) -> list[str]:
@@ -211,6 +215,19 @@ class RegionalClients:
             return self._clients[key]
 
 
+def checked_clients(module: Any, service: str, regions: list[str], option: str) -> dict[str, Any]:
+    """One retrying ``service`` client per region, all from one boto3 session, made before the fan-out.
+
+    The regions are checked against ec2:DescribeRegions first: nothing is read or written in a region
+    AWS does not know (a typo fails naming ``option``, or the caller's variable for it).
+    """
+    clients = RegionalClients(module)
+    home = account_region(clients, [module.region, *regions])
+    names = module.params["variable_names"]
+    check_regions(module, clients("ec2", home), {variable_name(names, option): regions})
+    return {region: clients(service, region) for region in regions}
+
+
 def account_region(clients: RegionalClients, candidates: list[str | None]) -> str:
     """Region for the account-wide calls (DescribeRegions, STS, IAM): the first candidate botocore
     knows, so a typo in a region option does not send them to an endpoint that does not exist."""
@@ -282,6 +299,11 @@ def run_in_regions(
     def _one(region: str) -> RegionOutcome:
         try:
             return RegionOutcome(region=region, result=work(region))
+        except PartialWrite as partial:
+            exc = partial.cause
+            return RegionOutcome(
+                region=region, error=f"{type(exc).__name__}: {exc}", exception=exc, wrote=True
+            )
         except Exception as exc:  # reported per region by the caller
             return RegionOutcome(region=region, error=f"{type(exc).__name__}: {exc}", exception=exc)
 

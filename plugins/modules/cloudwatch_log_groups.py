@@ -187,6 +187,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.backoff import is_not_implemented
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.cwagent import (
     LOG_GROUP_CLASSES,
     RETENTION_DAYS,
@@ -194,30 +195,14 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.cwagent import
     validate_log_group_name,
 )
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
-    RegionalClients,
-    account_region,
-    after_write,
-    check_regions,
+    PartialWrite,
+    checked_clients,
     error_code,
     region_counts,
     run_in_regions,
-    variable_name,
 )
 
 DESCRIBE_BATCH = 50  # DescribeLogGroups accepts at most 50 logGroupIdentifiers
-
-
-def make_clients(module: AnsibleAWSModule, regions: list[str]) -> dict[str, Any]:
-    """One retrying CloudWatch Logs client per region, from one boto3 session (made before the fan-out).
-
-    The regions are checked against ec2:DescribeRegions first: nothing is read or written in a
-    region AWS does not know (a typo fails naming the variable it came from).
-    """
-    clients = RegionalClients(module)
-    home = account_region(clients, [module.region, *regions])
-    names = module.params["variable_names"]
-    check_regions(module, clients("ec2", home), {variable_name(names, "log_groups"): regions})
-    return {region: clients("logs", region) for region in regions}
 
 
 class PlanError(Exception):
@@ -481,7 +466,7 @@ class LogGroupsRun:
         wanted_by_region = self.by_region(groups)
         regions = sorted(wanted_by_region)
         # One boto3 session for all regions (the service model is parsed once).
-        self.clients = make_clients(self.module, regions)
+        self.clients = checked_clients(self.module, "logs", regions, "log_groups")
 
         outcomes = run_in_regions(
             regions,
@@ -520,8 +505,8 @@ class LogGroupsRun:
                 for plan in todo[region]:
                     apply_plan(self.client(region), plan)
             except Exception as exc:
-                after_write(exc)  # the region's first call is a write: it may have gone through
-                raise
+                # The region's first call is a write: it may have gone through.
+                raise PartialWrite(exc) from exc
             created = [p for p in todo[region] if "create" in p.actions]
             if created:
                 # Report the real ARN of new groups (one describe per 50 groups).
@@ -536,9 +521,7 @@ class LogGroupsRun:
         if failed:
             details = "; ".join(f"{o.region}: {o.error}" for o in failed)
             hint = ""
-            if any(
-                error_code(o.exception) in ("500", "404", "NotImplemented") for o in failed if o.exception
-            ):
+            if any(is_not_implemented(o.exception) for o in failed if o.exception):
                 hint = " (the endpoint may not implement this call, e.g. AssociateKmsKey on moto)"
             self.module.fail_json(
                 msg=f"Changing log groups failed in {details}{hint}",

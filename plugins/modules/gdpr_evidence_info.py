@@ -219,6 +219,7 @@ except ImportError:  # AnsibleAWSModule reports it
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import evidence as ev
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.backoff import is_not_implemented
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty import (
     FREQUENCIES,
     features_from_aws,
@@ -240,11 +241,9 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
 
 COLLECTION_VERSION = "0.1.0"
 # What an endpoint answers when it does not implement GetDataProtectionPolicy (moto 5.2.5: HTTP 500
-# with an HTML body, so botocore's error code is "500"). Only the region's first call is judged by it
-# (not retried): the rows say UNKNOWN with this reason instead of failing. Any other error fails the region.
-NOT_IMPLEMENTED = frozenset(
-    {"500", "InternalFailure", "NotImplemented", "UnknownOperationException", "InvalidAction"}
-)
+# with an HTML body, so botocore's error code is "500"): backoff.NOT_IMPLEMENTED_CODES. Only the
+# region's first call is judged by it (not retried): the rows say UNKNOWN with this reason instead of
+# failing. Any other error fails the region.
 
 
 class Calls:
@@ -325,7 +324,7 @@ def read_data_protection(client: Any, names: list[str]) -> dict[str, tuple[str |
             if code == "ResourceNotFoundException":
                 out[name] = ("", None)
                 continue
-            if index == 0 and code in NOT_IMPLEMENTED:
+            if index == 0 and is_not_implemented(exc):
                 reason = f"the endpoint cannot answer logs:GetDataProtectionPolicy ({code})"
                 return dict.fromkeys(names, (None, reason))
             raise

@@ -231,6 +231,10 @@ from uuid import uuid4
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.arns import (
+    account_from_arn,
+    partition_from_arn,
+)
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty import (
     ADDITIONAL_CONFIGURATION_NAMES,
     FEATURE_NAMES,
@@ -247,10 +251,10 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty impo
 )
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
     NOT_OPTED_IN,
+    PartialWrite,
     RegionalClients,
     RegionOutcome,
     account_region,
-    after_write,
     check_regions,
     enabled_regions,
     region_counts,
@@ -315,8 +319,7 @@ class AccountInfo:
         with self._lock:
             if self._value is None:
                 arn = self.clients("sts", self.region).get_caller_identity(aws_retry=True)["Arn"]
-                parts = arn.split(":")
-                self._value = (parts[1], parts[4])
+                self._value = (partition_from_arn(arn), account_from_arn(arn))
             return self._value
 
 
@@ -370,8 +373,7 @@ def handle_region(
             result.detector_id = apply_plan(client, region, plan, account)
         except Exception as exc:
             # Some of the region's actions may have gone through: the run must report changed.
-            after_write(exc)
-            raise
+            raise PartialWrite(exc) from exc
     return result
 
 

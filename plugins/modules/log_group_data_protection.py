@@ -182,52 +182,27 @@ except ImportError:  # AnsibleAWSModule reports the missing SDK itself
     botocore = None
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.arns import partition_from_region
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.backoff import is_not_implemented
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
-    RegionalClients,
-    account_region,
-    after_write,
-    check_regions,
-    error_code,
+    PartialWrite,
+    checked_clients,
     region_counts,
     run_in_regions,
-    variable_name,
 )
 
 POLICY_VERSION = "2021-06-01"
 IDENTIFIER_ARN = "arn:{partition}:dataprotection::aws:data-identifier/{name}"
-# Endpoints without the data protection API answer with a bare HTTP status as the error code (moto:
-# HTTP 500 with an HTML page); CloudWatch Logs itself always names its errors.
-NOT_IMPLEMENTED_CODES = frozenset({"500", "501", "404", "NotImplemented"})
-
-
-def make_clients(module: AnsibleAWSModule, regions: list[str]) -> dict[str, Any]:
-    """One retrying CloudWatch Logs client per region, from one boto3 session (made before the fan-out).
-
-    The regions are checked against ec2:DescribeRegions first (a typo fails naming its variable).
-    """
-    clients = RegionalClients(module)
-    home = account_region(clients, [module.region, *regions])
-    names = module.params["variable_names"]
-    check_regions(module, clients("ec2", home), {variable_name(names, "log_groups"): regions})
-    return {region: clients("logs", region) for region in regions}
 
 
 class NotImplementedByEndpoint(Exception):
     """The endpoint has no data protection API (e.g. moto); real CloudWatch Logs has."""
 
 
-def partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
 def identifier_arn(identifier: str, region: str) -> str:
     if identifier.startswith("arn:"):
         return identifier
-    return IDENTIFIER_ARN.format(partition=partition(region), name=identifier)
+    return IDENTIFIER_ARN.format(partition=partition_from_region(region), name=identifier)
 
 
 def build_policy(
@@ -301,10 +276,6 @@ def policies_equal(have: str | dict[str, Any] | None, want: dict[str, Any] | Non
     return normalize_policy(have) == normalize_policy(want)
 
 
-def is_not_implemented(exc: BaseException) -> bool:
-    return error_code(exc) in NOT_IMPLEMENTED_CODES
-
-
 def read_policy(client: Any, name: str) -> dict[str, Any] | None:
     try:
         answer = client.get_data_protection_policy(logGroupIdentifier=name, aws_retry=True)
@@ -327,7 +298,7 @@ def sync_region(
 ) -> list[dict[str, Any]]:
     """Read every group's policy, then put or delete where it differs from ``want``.
 
-    An error after the region's first write is marked (``after_write``): the run reports changed.
+    An error after the region's first write is raised as ``PartialWrite``: the run reports changed.
     """
     results = []
     wrote = False
@@ -348,7 +319,7 @@ def sync_region(
             )
     except Exception as exc:
         if wrote:
-            after_write(exc)
+            raise PartialWrite(exc) from exc
         raise
     return results
 
@@ -386,7 +357,7 @@ def run(module: AnsibleAWSModule) -> None:
         module.fail_json(msg=str(exc))
     regions = sorted(names_by_region)
     # One boto3 session for all regions (the service model is parsed once).
-    clients = make_clients(module, regions)
+    clients = checked_clients(module, "logs", regions, "log_groups")
     outcomes = run_in_regions(
         regions,
         lambda r: sync_region(clients[r], names_by_region[r], wanted[r], module.check_mode),

@@ -141,6 +141,20 @@ def test_nonexistent_policy_arn_is_refused_before_the_role_exists(aws, tmp_path)
     assert all(r["RoleName"] != "CloudWatchAgentServerRole" for r in iam().list_roles()["Roles"])
 
 
+def test_partition_comes_from_the_caller_and_agent_iam_partition_overrides_it(aws, tmp_path):
+    """agent_iam_partition used to be required for aws-cn/aws-us-gov; now the caller's ARN decides
+    (moto's caller is arn:aws:...), and a value set by the user still wins (moto has no aws-cn
+    managed policies, so the override shows as a refusal naming the variable)."""
+    derived = run_role(tmp_path, "agent_iam", {"agent_iam_attach": False})
+    assert derived.returncode == 0, derived.stdout[-2000:]
+    attached = iam().list_attached_role_policies(RoleName="CloudWatchAgentServerRole")["AttachedPolicies"]
+    assert "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy" in {p["PolicyArn"] for p in attached}
+    overridden = run_role(tmp_path, "agent_iam", {"agent_iam_attach": False, "agent_iam_partition": "aws-cn"})
+    assert overridden.returncode != 0
+    assert "agent_iam_partition: these managed policies do not exist" in overridden.stdout
+    assert "arn:aws-cn:iam::aws:policy/CloudWatchAgentServerPolicy" in overridden.stdout
+
+
 def test_filters_matching_nothing_warn_or_fail_when_targets_are_required(aws, tmp_path):
     nothing = {
         "agent_iam_instance_filters": {"tag:gdpr_monitoring": "true"},

@@ -235,3 +235,17 @@ def test_requests_on_the_wire_are_bounded_by_the_policy(throttling_endpoint, thr
         with pytest.raises(botocore.exceptions.ClientError, match="ThrottlingException"):
             client.list_detectors(aws_retry=True)
     assert handler.counts["requests"] == requests
+
+
+@pytest.mark.parametrize("code", sorted(backoff.NOT_IMPLEMENTED_CODES))
+def test_one_set_of_not_implemented_codes(code):
+    """The modules (log groups, data protection, evidence) judge "the endpoint lacks this call" by
+    this one set; a denial or a throttle is never taken for it."""
+    assert backoff.is_not_implemented(client_error(code, 500))
+
+
+@pytest.mark.parametrize(
+    "code", ["AccessDeniedException", "ThrottlingException", "ResourceNotFoundException"]
+)
+def test_other_errors_are_not_not_implemented(code):
+    assert not backoff.is_not_implemented(client_error(code, 400))

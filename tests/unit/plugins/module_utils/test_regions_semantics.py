@@ -65,8 +65,8 @@ def test_denials_and_outages_are_never_refusals_and_the_account_is_not_even_aske
 
 
 def test_no_refusal_after_a_write_or_when_the_account_cannot_say():
-    wrote = regions.after_write(client_error("UnrecognizedClientException"))
-    outcomes = failing({"me-south-1": wrote})
+    cause = client_error("UnrecognizedClientException")
+    outcomes = failing({"me-south-1": regions.PartialWrite(cause)})
     regions.settle_refusals(outcomes, lambda: STATUSES)
     assert outcomes[1].wrote and not outcomes[1].refused
 
@@ -157,3 +157,18 @@ def test_a_lower_limit_is_kept():
 
     regions.run_in_regions(names, work, workers=3)
     assert peak[0] == 3
+
+
+def test_a_partial_write_is_a_typed_result_that_reads_as_its_cause():
+    """The region's error, exception and code are the cause's; only ``wrote`` tells the write."""
+    cause = client_error("AccessDenied")
+    outcomes = failing({"me-south-1": regions.PartialWrite(cause)})
+    by_region = {o.region: o for o in outcomes}
+    assert by_region["me-south-1"].exception is cause
+    assert by_region["me-south-1"].error == f"ClientError: {cause}"
+    assert regions.error_code(by_region["me-south-1"].exception) == "AccessDenied"
+    assert by_region["me-south-1"].wrote is True
+    assert by_region["eu-west-1"].wrote is False
+    # The same error without the wrapper: no write, and nothing is set on the exception itself.
+    plain = failing({"me-south-1": cause})
+    assert plain[1].wrote is False and not hasattr(cause, "gdpr_after_write")

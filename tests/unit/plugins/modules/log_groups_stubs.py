@@ -72,15 +72,15 @@ def run_module(
         raise ModuleExit(dict(kwargs, msg=msg), failed=True)
 
     if clients is None:
-        make_clients = module.make_clients
+        make_clients = module.checked_clients
     else:
 
-        def make_clients(_module: Any, regions: list[str]) -> dict[str, Any]:
+        def make_clients(_module: Any, _service: str, regions: list[str], _option: str) -> dict[str, Any]:
             return {r: clients[r] for r in regions}
 
     with (
         patch_module_args(args),
-        mock.patch.object(module, "make_clients", make_clients),
+        mock.patch.object(module, "checked_clients", make_clients),
         mock.patch("ansible.module_utils.basic.AnsibleModule.exit_json", _exit),
         mock.patch("ansible.module_utils.basic.AnsibleModule.fail_json", _fail),
         pytest.raises(ModuleExit) as info,
