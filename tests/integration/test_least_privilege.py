@@ -7,10 +7,12 @@ settings (``update_vars``) and any further runs the entry lists. The test fails 
 call docs/iam/<name>.json does not allow, or if the document allows an action no run used (except
 the ones the entry lists in ``not_on_moto`` or ``server_side``, each with why).
 
-Where moto can enforce IAM for every service the play calls (``enforced=True``), the play then runs
-again (first and second run) on a second moto with ``INITIAL_NO_AUTH_ACTION_COUNT``, as an IAM user
-holding only the document's actions. GuardDuty calls fail signature checks under moto's enforcement
-(measured, /work/shared/ansible-aws-facts.md), so guardduty.json is proved by the recording only.
+Where moto can enforce IAM for every service the play calls (``enforced=True``), that moto is one
+started with ``INITIAL_NO_AUTH_ACTION_COUNT`` and every one of those runs is made as an IAM user
+holding only the document's actions: the same runs prove both directions (nothing missing: moto
+refuses what the document lacks; nothing extra: the recording). GuardDuty calls fail signature
+checks under moto's enforcement (measured, /work/shared/ansible-aws-facts.md), so guardduty.json is
+proved by the recording only, on the session's moto.
 docs/iam/site.json must be the union of the documents of the plays site.yml runs, plus the
 inventory's two calls.
 
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import fault_proxy
 import moto_server
 import pytest
 import yaml
@@ -54,6 +57,10 @@ REGIONS = ["eu-west-1", "eu-central-1"]
 ACCOUNT = "123456789012"
 # Calls that need no IAM permission at all.
 NO_PERMISSION = {"sts:GetCallerIdentity"}
+# Unauthenticated calls an enforcing moto must allow before it checks IAM (INITIAL_NO_AUTH_ACTION_COUNT).
+FLEET_CALLS = 3 + 2  # CreateRole, CreateInstanceProfile, AddRoleToInstanceProfile, two RunInstances
+SETUP_CALLS_PER_USER = 4  # CreatePolicy, CreateUser, AttachUserPolicy, CreateAccessKey
+ADMIN_SETUP_CALLS = 3  # CreateUser, PutUserPolicy, CreateAccessKey
 # The amazon.aws.aws_ec2 inventory site.yml runs over (inventory/aws_ec2.yml).
 INVENTORY_ACTIONS = {"ec2:DescribeInstances", "ec2:DescribeRegions"}
 
@@ -62,9 +69,9 @@ def _admin_session() -> boto3.Session:
     return boto3.Session(**{k.lower(): v for k, v in moto_server.DUMMY_CREDENTIALS.items() if "KEY" in k})
 
 
-def drift_agent_role(endpoint: str) -> None:
+def drift_agent_role(admin: boto3.Session, endpoint: str) -> None:
     """Someone edited the agent role's trust policy by hand: the next run puts it back."""
-    _admin_session().client("iam", endpoint_url=endpoint, region_name="us-east-1").update_assume_role_policy(
+    admin.client("iam", endpoint_url=endpoint, region_name="us-east-1").update_assume_role_policy(
         RoleName="CloudWatchAgentServerRole",
         PolicyDocument=json.dumps(
             {
@@ -94,13 +101,13 @@ class ControllerPlay:
     not_on_moto: dict[str, str] = field(default_factory=dict)
     # Permissions AWS checks on the server side of another call (no client-side log sees them).
     server_side: dict[str, str] = field(default_factory=dict)
-    # moto's IAM enforcement answers every service the play calls: also run as a user holding only
-    # the document.
+    # moto's IAM enforcement answers every service the play calls: the runs are made on an enforcing
+    # moto as a user holding only the document.
     enforced: bool = True
     # site.yml runs the play: docs/iam/site.json must include its document.
     in_site: bool = True
-    # Called with the admin endpoint (past the proxy) before the update run.
-    before_update: Callable[[str], None] | None = None
+    # Called with an admin session and the endpoint past the proxy before the update run.
+    before_update: Callable[[boto3.Session, str], None] | None = None
     # -e of further runs after the update run (paths only a non-default setting takes).
     more_runs: tuple[dict[str, Any], ...] = ()
 
@@ -230,7 +237,7 @@ def fleet(endpoint: str) -> dict[str, tuple[str, str]]:
 
 
 def run_sequence(
-    entry: ControllerPlay, inventory: Path, env: dict[str, str], admin_endpoint: str
+    entry: ControllerPlay, inventory: Path, env: dict[str, str], admin: boto3.Session, admin_endpoint: str
 ) -> list[subprocess.CompletedProcess[str]]:
     """--check on the fresh estate, first run, second run, a run with changed settings, then the
     entry's further runs."""
@@ -240,24 +247,57 @@ def run_sequence(
         play(entry, inventory, env),
     ]
     if entry.before_update:
-        entry.before_update(admin_endpoint)
+        entry.before_update(admin, admin_endpoint)
     runs.append(play(entry, inventory, env, "-e", json.dumps(entry.update_vars)))
     runs.extend(play(entry, inventory, env, "-e", json.dumps(more)) for more in entry.more_runs)
     return runs
 
 
-@pytest.mark.parametrize("entry", PLAYS, ids=str)
-def test_policy_allows_exactly_what_the_play_calls(
-    entry: ControllerPlay, faulty_aws: Any, tmp_path: Path
-) -> None:
+@dataclass
+class Estate:
+    """Where a play's runs go: the proxy that records them, the credentials they are made with, and
+    an admin session for changes behind the play's back (both past the proxy)."""
+
+    proxy: Any
+    credentials: dict[str, str]
+    admin: boto3.Session
+    inventory: Path
+
+
+@pytest.fixture
+def estate(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Estate]:
+    """A fresh estate (the fleet) for the play ``request.param``: on the session moto with the dummy
+    credentials, or, for an enforced play, on an IAM-enforcing moto as a user holding only the play's
+    document (an admin user for the changes behind its back)."""
+    entry: ControllerPlay = request.param
+    if not entry.enforced:
+        faulty_aws = request.getfixturevalue("faulty_aws")
+        inventory = write_inventory(tmp_path / "hosts.yml", fleet(faulty_aws.endpoint))
+        faulty_aws.clear_log()
+        yield Estate(faulty_aws, {}, _admin_session(), inventory)
+        return
+    setup_calls = FLEET_CALLS + SETUP_CALLS_PER_USER + ADMIN_SETUP_CALLS
+    monkeypatch.setenv("INITIAL_NO_AUTH_ACTION_COUNT", str(setup_calls))
+    with moto_server.running(log_path=tmp_path / "moto-enforcing.log") as endpoint:
+        inventory = write_inventory(tmp_path / "hosts.yml", fleet(endpoint))
+        credentials = user_with_policy(endpoint, entry.name)
+        admin = admin_user(endpoint)
+        with fault_proxy.FaultProxy(endpoint, log_path=tmp_path / "operations.jsonl") as proxy:
+            yield Estate(proxy, credentials, admin, inventory)
+
+
+@pytest.mark.parametrize("estate", PLAYS, ids=str, indirect=True)
+def test_policy_allows_exactly_what_the_play_calls(estate: Estate, request: pytest.FixtureRequest) -> None:
+    entry: ControllerPlay = request.node.callspec.params["estate"]
     name = entry.name
-    inventory = write_inventory(tmp_path / "hosts.yml", fleet(faulty_aws.endpoint))
-    faulty_aws.clear_log()
-    runs = run_sequence(entry, inventory, env_for(faulty_aws.endpoint), faulty_aws.upstream_endpoint)
+    env = env_for(estate.proxy.endpoint, estate.credentials)
+    runs = run_sequence(entry, estate.inventory, env, estate.admin, estate.proxy.upstream_endpoint)
     for proc in runs:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "changed=0" in runs[2].stdout, "second run must change nothing"
-    used = faulty_aws.actions() - NO_PERMISSION
+    used = estate.proxy.actions() - NO_PERMISSION
     allowed = policy_actions(name)
     assert sorted(used - allowed) == [], f"calls docs/iam/{name}.json does not allow; used: {sorted(used)}"
     unused = allowed - used - set(entry.not_on_moto) - set(entry.server_side)
@@ -295,14 +335,11 @@ def test_documents_scope_resources_where_iam_allows() -> None:
 
 # --- enforced: the plays as a user holding only the document ---------------------------------------
 
-SETUP_CALLS_PER_USER = 4  # CreatePolicy, CreateUser, AttachUserPolicy, CreateAccessKey
-
 
 @pytest.fixture
 def enforcing_moto(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A second moto that checks IAM after the setup calls (the fleet and one user)."""
-    fleet_calls = 3 + 2  # CreateRole, CreateInstanceProfile, AddRoleToInstanceProfile, two RunInstances
-    monkeypatch.setenv("INITIAL_NO_AUTH_ACTION_COUNT", str(fleet_calls + SETUP_CALLS_PER_USER))
+    monkeypatch.setenv("INITIAL_NO_AUTH_ACTION_COUNT", str(FLEET_CALLS + SETUP_CALLS_PER_USER))
     with moto_server.running(log_path=tmp_path / "moto-enforcing.log") as endpoint:
         yield endpoint
 
@@ -323,6 +360,21 @@ def actions_only(name: str) -> str:
     )
 
 
+def admin_user(endpoint: str) -> boto3.Session:
+    """A user allowed everything, for the changes made behind a play's back on an enforcing moto."""
+    iam = _admin_session().client("iam", endpoint_url=endpoint, region_name="us-east-1")
+    iam.create_user(UserName="gdpr-test-admin")
+    iam.put_user_policy(
+        UserName="gdpr-test-admin",
+        PolicyName="everything",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )
+    key = iam.create_access_key(UserName="gdpr-test-admin")["AccessKey"]
+    return boto3.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+
+
 def user_with_policy(endpoint: str, name: str) -> dict[str, str]:
     session = _admin_session()
     iam = session.client("iam", endpoint_url=endpoint, region_name="us-east-1")
@@ -332,17 +384,6 @@ def user_with_policy(endpoint: str, name: str) -> dict[str, str]:
     iam.attach_user_policy(UserName=f"gdpr-{name}", PolicyArn=arn)
     key = iam.create_access_key(UserName=f"gdpr-{name}")["AccessKey"]
     return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
-
-
-@pytest.mark.parametrize("entry", [p for p in PLAYS if p.enforced], ids=str)
-def test_play_runs_as_a_user_holding_only_its_policy(
-    entry: ControllerPlay, enforcing_moto: str, tmp_path: Path
-) -> None:
-    inventory = write_inventory(tmp_path / "hosts.yml", fleet(enforcing_moto))
-    env = env_for(enforcing_moto, user_with_policy(enforcing_moto, entry.name))
-    # The first run makes every call the later ones make (the recording test checks all of them).
-    for proc in (play(entry, inventory, env), play(entry, inventory, env)):
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
 
 
 def test_enforcement_is_on_for_a_user_without_the_policy(enforcing_moto: str, tmp_path: Path) -> None:
