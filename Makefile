@@ -84,7 +84,9 @@ unit: bootstrap ## pytest unit tests (modules, filters, harness)
 	bash tests/compat/build.sh $*
 
 .PHONY: compat
-compat: bootstrap $(foreach end,$(COMPAT_ENDS),.cache/compat/$(end)/.stamp) ## the collection on the oldest and newest supported ansible-core (venvs cached in .cache/compat)
+compat: bootstrap ## the collection on the oldest and newest supported ansible-core (venvs cached in .cache/compat)
+	@# both venvs at once when they need building (pip mostly waits on the network and the disk)
+	@$(MAKE) --no-print-directory -j$(words $(COMPAT_ENDS)) $(foreach end,$(COMPAT_ENDS),.cache/compat/$(end)/.stamp)
 	@pids=""; for end in $(COMPAT_ENDS); do bash tests/compat/run.sh $$end & pids="$$pids $$!"; done; \
 	rc=0; for pid in $$pids; do wait $$pid || rc=1; done; exit $$rc
 
