@@ -168,10 +168,10 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.flow_logs impo
 )
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
     NOT_OPTED_IN,
+    PartialWrite,
     RegionalClients,
     RegionOutcome,
     account_region,
-    after_write,
     check_regions,
     enabled_regions,
     region_counts,
@@ -234,14 +234,16 @@ def apply_region(client: Any, plans: list[VpcPlan], desired: Desired, role_arn: 
         except Exception as exc:
             # An earlier batch went through: the region changed even though this one failed.
             if created:
-                after_write(exc)
+                raise PartialWrite(exc) from exc
             raise
         if answer.get("Unsuccessful"):
             problems = "; ".join(
                 f"{u.get('ResourceId')}: {(u.get('Error') or {}).get('Message')}"
                 for u in answer["Unsuccessful"]
             )
-            raise after_write(RuntimeError(f"CreateFlowLogs refused {problems}"))
+            refused = RuntimeError(f"CreateFlowLogs refused {problems}")
+            # Others of the batch may have been created: the region counts as changed.
+            raise PartialWrite(refused) from refused
         # CreateFlowLogs answers ids in request order; read back to pair them with VPCs reliably.
         ids = answer.get("FlowLogIds") or []
         if ids:
