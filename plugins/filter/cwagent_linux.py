@@ -367,6 +367,27 @@ def cwagent_linux_detect(wanted: Iterable[str], packages: Mapping[str, Any]) -> 
     return [name for name in wanted if installed.intersection(WEB_SERVER_PACKAGES.get(name, ()))]
 
 
+AGENT_PACKAGE = "amazon-cloudwatch-agent"
+
+
+def cwagent_linux_probe(
+    web_servers: Iterable[str], system_logs: Iterable[str], os_family: str
+) -> dict[str, list[str]]:
+    """What the role's host probe asks about, from the data above (nothing kept in sync by hand):
+    ``packages`` (the agent, the web servers', the log daemons'), ``active`` (syslog daemon units)
+    and ``paths`` (the system logs' candidate files on this OS family)."""
+    web = _check_names(web_servers, WEB_SERVERS, f"{ROLE}_web_servers")
+    system = _check_names(system_logs, SYSTEM_LOGS, f"{ROLE}_system_logs")
+    packages = [AGENT_PACKAGE, *(p for name in web for p in WEB_SERVER_PACKAGES[name])]
+    for source in dict.fromkeys(SYSTEM_LOG_PRODUCERS[SYSTEM_LOGS[name]] for name in system):
+        packages.extend(source)
+    return {
+        "packages": list(dict.fromkeys(packages)),
+        "active": list(SYSLOG_UNITS) if set(system) & {"auth", "syslog"} else [],
+        "paths": cwagent_linux_system_log_paths(system, os_family),
+    }
+
+
 def cwagent_linux_system_log_paths(system_logs: Iterable[str], os_family: str) -> list[str]:
     """Candidate files of the wanted system logs on this OS family (the role checks which exist)."""
     paths = PATHS[_family(os_family)]
@@ -634,6 +655,7 @@ class FilterModule:
             "cwagent_linux_journald_problem": cwagent_linux_journald_problem,
             "cwagent_linux_journald_upgrade": cwagent_linux_journald_upgrade,
             "cwagent_linux_system_log_paths": cwagent_linux_system_log_paths,
+            "cwagent_linux_probe": cwagent_linux_probe,
             "cwagent_linux_stored_name": cwagent_linux_stored_name,
             "cwagent_linux_fragment": cwagent_linux_fragment,
             "cwagent_linux_fragment_path_problem": cwagent_linux_fragment_path_problem,
