@@ -1,96 +1,62 @@
-"""Issue figure: enabling GuardDuty in ALL regions of the embedded AWS takes at most 1.5x the wall time
-of enabling it in ONE region.
+"""Issue figures (GuardDuty, 150 ms per call as real AWS round trips): the guardduty play over ALL
+regions of the embedded AWS (38) takes at most 1.25x its time over ONE region; the peers'
+sequential loop is timed against it; and ``site.yml --tags guardduty`` through the project's
+inventory (amazon.aws.aws_ec2) with a warm cache takes at most 1.5x the same run with
+``-i localhost,`` (cold cache vs warm printed).
 
-Each measurement is one `ansible-playbook` run of a play with a single
-gdpr.aws_monitoring.guardduty_detector task (frequency, four protection plans, a tag), on a freshly
-reset moto: no detector anywhere before the run.
-  * one region:  regions: [eu-west-1]
-  * all regions: regions omitted, so the module also discovers them (ec2:DescribeRegions), as users
-    run it; moto lists 38.
-After every run the benchmark checks that exactly the expected regions got one enabled detector,
-so a run that silently did nothing cannot pass.
+Every call goes through the fault proxy with ``--latency-ms`` added (tests/benchmarks/latency.py).
+  * one / all: ``ansible-playbook -i localhost, playbooks/guardduty.yml`` (the role as users run it)
+    with ``guardduty_regions: [eu-west-1]`` / with regions discovered by the module (DescribeRegions),
+    each on a freshly reset moto; afterwards exactly those regions hold one enabled detector.
+  * sequential: what aws-samples' amazon-guardduty-multiaccount-scripts do, one region after
+    another with boto3 (a client per region; ListDetectors, then CreateDetector with the same
+    frequency and features, or GetDetector + UpdateDetector), after one DescribeRegions.
+  * inventory: 3 tagged instances in two regions, so the inventory is not empty; the inventory file
+    is inventory/aws_ec2.yml with only its cache directory moved to a temporary one. "cold" flushes
+    the cache (``--flush-cache``, the plugin asks every region in turn), "warm" reads it. These runs
+    work on a converged estate (every run reads and changes nothing), the same on each side.
+An untimed warm-up run first lets moto build its service apps; the sides are interleaved and the
+medians compared, which keeps other load on the machine from favouring either side.
 
-moto's first request to a service builds that service's app inside the server (~1 s, once per
-server); an untimed warm-up run pays it. The pairs are interleaved and the medians compared, which
-keeps other load on the machine from favouring either side.
-
-    .venv/bin/python tests/benchmarks/bench_guardduty.py [--pairs N] [--limit 1.5]
+    .venv/bin/python tests/benchmarks/bench_guardduty.py [--pairs N] [--latency-ms 150]
+        [--limit 1.25] [--inventory-limit 1.5]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
-import subprocess
 import sys
-import sysconfig
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 import boto3
+import latency as lat
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "harness"))
-
-import moto_server  # noqa: E402
-
-ONE_REGION = "eu-west-1"
-PLAY = """\
-- name: Enable GuardDuty
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
-  tasks:
-    - name: GuardDuty detector
-      gdpr.aws_monitoring.guardduty_detector:
-        regions: "{{ bench_regions | default(omit) }}"
-        finding_publishing_frequency: FIFTEEN_MINUTES
-        features:
-          - name: S3_DATA_EVENTS
-          - name: EBS_MALWARE_PROTECTION
-          - name: RDS_LOGIN_EVENTS
-          - name: RUNTIME_MONITORING
-            additional_configuration:
-              - name: EC2_AGENT_MANAGEMENT
-        tags:
-          ManagedBy: gdpr.aws_monitoring
-"""
+GUARDDUTY_PLAY = lat.ROOT / "playbooks" / "guardduty.yml"
+SITE = lat.ROOT / "site.yml"
+INVENTORY = lat.ROOT / "inventory" / "aws_ec2.yml"
+ONE_REGION = lat.HOME_REGION
+FREQUENCY = "FIFTEEN_MINUTES"
+# The role's default plans (roles/guardduty/defaults/main.yml), as the peers' loop sends them.
+FEATURES = [
+    {"Name": "S3_DATA_EVENTS", "Status": "ENABLED"},
+    {"Name": "EBS_MALWARE_PROTECTION", "Status": "ENABLED"},
+    {"Name": "RDS_LOGIN_EVENTS", "Status": "ENABLED"},
+    {
+        "Name": "RUNTIME_MONITORING",
+        "Status": "ENABLED",
+        "AdditionalConfiguration": [{"Name": "EC2_AGENT_MANAGEMENT", "Status": "ENABLED"}],
+    },
+]
+FLEET = {"eu-west-1": 2, "eu-central-1": 1}  # tagged instances for the inventory figure
+MOTO_AMI = "ami-1e749f67"  # bundled with moto in every region
 
 
-def playbook_env(endpoint: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(moto_server.endpoint_env(endpoint))
-    env.update(
-        {
-            "ANSIBLE_COLLECTIONS_PATH": sysconfig.get_paths()["purelib"],
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_NOCOLOR": "1",
-        }
-    )
-    return env
-
-
-def run_once(endpoint: str, playbook: Path, regions: list[str] | None) -> float:
-    moto_server.reset(endpoint)
-    cmd = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", str(playbook)]
-    if regions is not None:
-        cmd += ["-e", '{"bench_regions": ["' + '","'.join(regions) + '"]}']
-    start = time.perf_counter()
-    done = subprocess.run(cmd, env=playbook_env(endpoint), capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"ansible-playbook failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return elapsed
-
-
-def enabled_regions_now(all_regions: list[str]) -> list[str]:
-    """Regions holding exactly one enabled detector (any other count fails the benchmark)."""
+def enabled_detectors(regions: list[str]) -> list[str]:
+    """Regions holding exactly one enabled detector (a second detector anywhere stops the benchmark)."""
     found = []
-    for region in all_regions:
+    for region in regions:
         client = boto3.client("guardduty", region_name=region)
         ids = client.list_detectors()["DetectorIds"]
         if len(ids) > 1:
@@ -100,38 +66,139 @@ def enabled_regions_now(all_regions: list[str]) -> list[str]:
     return found
 
 
+def converged(regions: list[str], want: list[str]) -> None:
+    got = enabled_detectors(regions)
+    if got != want:
+        raise SystemExit(f"GuardDuty did not converge: enabled in {got}, expected {want}")
+
+
+def timed_play(proxy: Any, regions: list[str], only: str | None = None) -> float:
+    """One guardduty play on a fresh moto (all regions, or ``only``); checks that it converged."""
+    lat.fresh(proxy)
+    extra = {"guardduty_regions": [only]} if only else None
+    elapsed, _output = lat.run_playbook(proxy, GUARDDUTY_PLAY, extra)
+    converged(regions, [only] if only else regions)
+    return elapsed
+
+
+def peers_loop(proxy: Any) -> None:
+    """aws-samples' way: every region in turn, a client each, the same calls as the module."""
+    ec2 = lat.client_via(proxy, "ec2", ONE_REGION)
+    for region in sorted(r["RegionName"] for r in ec2.describe_regions()["Regions"]):
+        client = lat.client_via(proxy, "guardduty", region)
+        ids = client.list_detectors()["DetectorIds"]
+        if not ids:
+            client.create_detector(Enable=True, FindingPublishingFrequency=FREQUENCY, Features=FEATURES)
+            continue
+        if client.get_detector(DetectorId=ids[0])["Status"] != "ENABLED":
+            client.update_detector(
+                DetectorId=ids[0], Enable=True, FindingPublishingFrequency=FREQUENCY, Features=FEATURES
+            )
+
+
+def timed_peers(proxy: Any, regions: list[str]) -> float:
+    lat.fresh(proxy)
+    elapsed, _none = lat.timed(lambda: peers_loop(proxy))
+    converged(regions, regions)
+    return elapsed
+
+
+def region_figures(proxy: Any, pairs: int, limit: float) -> list[lat.Figure]:
+    regions = lat.all_regions()
+    times = lat.interleaved(
+        pairs,
+        {
+            "one": lambda: timed_play(proxy, regions, only=ONE_REGION),
+            "all": lambda: timed_play(proxy, regions),
+            "sequential": lambda: timed_peers(proxy, regions),
+        },
+    )
+    print(f"guardduty play, {len(regions)} regions vs 1, peers' sequential loop over {len(regions)}")
+    for name, values in times.items():
+        print(f"  {name:<10} s: {lat.seconds(values)}")
+    return [
+        lat.Figure(f"all {len(regions)} regions / one region", lat.ratio(times["all"], times["one"]), limit),
+        lat.Figure(
+            "collection, all regions / peers' sequential loop", lat.ratio(times["all"], times["sequential"])
+        ),
+    ]
+
+
+def build_fleet() -> None:
+    """A few running instances that opted in (tag gdpr_monitoring=true), made directly on moto."""
+    for region, count in FLEET.items():
+        boto3.client("ec2", region_name=region).run_instances(
+            ImageId=MOTO_AMI,
+            MinCount=count,
+            MaxCount=count,
+            TagSpecifications=[
+                {"ResourceType": "instance", "Tags": [{"Key": "gdpr_monitoring", "Value": "true"}]}
+            ],
+        )
+
+
+def inventory_copy(workdir: Path) -> Path:
+    """inventory/aws_ec2.yml with only its cache directory moved into ``workdir`` (the user's own
+    cache stays untouched); the plugin requires the file name to end in aws_ec2.yml."""
+    lines = INVENTORY.read_text().splitlines()
+    cache = workdir / "inventory-cache"
+    moved = [f"cache_connection: {cache}" if line.startswith("cache_connection:") else line for line in lines]
+    if moved == lines:
+        raise SystemExit(f"{INVENTORY} has no cache_connection line to move")
+    copy = workdir / "aws_ec2.yml"
+    copy.write_text("\n".join(moved) + "\n")
+    return copy
+
+
+def inventory_figures(proxy: Any, pairs: int, limit: float) -> list[lat.Figure]:
+    regions = lat.all_regions()
+    lat.fresh(proxy)
+    build_fleet()
+    tags = ["--tags", "guardduty"]
+    with tempfile.TemporaryDirectory() as tmp:
+        inventory = str(inventory_copy(Path(tmp)))
+
+        def run(inv: str, *options: str) -> float:
+            elapsed, output = lat.run_playbook(proxy, SITE, inventory=inv, options=[*tags, *options])
+            if lat.changed_count(output) != 0:
+                raise SystemExit(f"a run over the converged estate changed something:\n{output[-3000:]}")
+            return elapsed
+
+        lat.run_playbook(proxy, SITE, inventory="localhost,", options=tags)  # converge, untimed
+        converged(regions, regions)
+        times = lat.interleaved(
+            pairs,
+            {
+                "cold": lambda: run(inventory, "--flush-cache"),
+                "warm": lambda: run(inventory),
+                "localhost": lambda: run("localhost,"),
+            },
+        )
+        hosts = sum(FLEET.values())
+    print(f"site.yml --tags guardduty, {hosts} instances in the inventory, {len(regions)} regions")
+    for name, values in times.items():
+        print(f"  {name:<10} s: {lat.seconds(values)}")
+    return [
+        lat.Figure(
+            "warm inventory cache / -i localhost,", lat.ratio(times["warm"], times["localhost"]), limit
+        ),
+        lat.Figure("cold inventory cache / warm", lat.ratio(times["cold"], times["warm"])),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=7, help="interleaved one/all measurements (default 7)")
-    parser.add_argument("--limit", type=float, default=1.5, help="highest acceptable all/one ratio")
+    parser.add_argument("--pairs", type=int, default=3, help="interleaved rounds of every side (default 3)")
+    parser.add_argument("--latency-ms", type=float, default=lat.LATENCY_MS, help="delay per call")
+    parser.add_argument("--limit", type=float, default=1.25, help="highest all/one ratio")
+    parser.add_argument("--inventory-limit", type=float, default=1.5, help="highest warm/localhost ratio")
     args = parser.parse_args(argv)
 
-    with moto_server.running() as endpoint, tempfile.TemporaryDirectory() as tmp:
-        os.environ.update(moto_server.endpoint_env(endpoint))
-        playbook = Path(tmp) / "guardduty_bench.yml"
-        playbook.write_text(PLAY)
-        all_regions = sorted(
-            r["RegionName"] for r in boto3.client("ec2", region_name=ONE_REGION).describe_regions()["Regions"]
-        )
-        run_once(endpoint, playbook, None)  # warm-up: moto builds its service apps once
-        one: list[float] = []
-        every: list[float] = []
-        for _pair in range(args.pairs):
-            one.append(run_once(endpoint, playbook, [ONE_REGION]))
-            if enabled_regions_now(all_regions) != [ONE_REGION]:
-                raise SystemExit("the one-region run did not enable exactly eu-west-1")
-            every.append(run_once(endpoint, playbook, None))
-            if enabled_regions_now(all_regions) != all_regions:
-                raise SystemExit("the all-regions run did not enable every region")
-
-    ratio = statistics.median(every) / statistics.median(one)
-    print(f"guardduty: {len(all_regions)} regions vs 1 region, {args.pairs} interleaved pairs on fresh moto")
-    print("  per-pair ratios: " + ", ".join(f"{e / o:.2f}" for o, e in zip(one, every)))
-    print(f"  ratio all/one (medians): {ratio:.2f} (limit {args.limit})")
-    if ratio > args.limit:
-        print("  FAILED: enabling all regions costs more than the limit", file=sys.stderr)
-        return 1
-    return 0
+    with lat.embedded_aws(latency_ms=args.latency_ms) as proxy:
+        timed_play(proxy, lat.all_regions())  # warm-up: moto builds its service apps once
+        figures = region_figures(proxy, args.pairs, args.limit)
+        figures += inventory_figures(proxy, args.pairs, args.inventory_limit)
+    return lat.gate(f"guardduty, {args.latency_ms:g} ms per call, ratios of medians:", figures)
 
 
 if __name__ == "__main__":
