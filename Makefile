@@ -72,6 +72,10 @@ lint: bootstrap ## ansible-lint (production profile), ruff, syntax checks
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/ansible-playbook --syntax-check -i localhost, site.yml
 
+.PHONY: docs
+docs: bootstrap ## README variable tables from each role's meta/argument_specs.yml (tools/readme_vars.py)
+	$(PY) tools/readme_vars.py
+
 .PHONY: sanity
 sanity: bootstrap ## ansible-test sanity on the plugins, offline
 	bash tests/sanity/run.sh
@@ -91,9 +95,13 @@ compat: bootstrap ## the collection on the oldest and newest supported ansible-c
 	rc=0; for pid in $$pids; do wait $$pid || rc=1; done; exit $$rc
 
 # Each scenario with its own embedded AWS (and its own moto log, as two lanes may run at once).
+# Molecule probes for a `default` scenario (only used for shared state, which no scenario here
+# uses) and logs its absence as "CRITICAL 'molecule/default/molecule.yml' glob failed. Exiting."
+# before going on: a false alarm in CI's log, dropped (its INFO line saying so stays).
 run_molecule = for s in $(1); do \
 	  echo "=== molecule test -s $$s"; \
-	  $(PY) tests/harness/moto_server.py run --log $(CURDIR)/.cache/moto-$$s.log -- $(BIN)/molecule test -s $$s || exit 1; \
+	  $(PY) tests/harness/moto_server.py run --log $(CURDIR)/.cache/moto-$$s.log -- $(BIN)/molecule test -s $$s 2>&1 \
+	    | sed -u "/^CRITICAL 'molecule\/default\/molecule.yml' glob failed/d" || exit 1; \
 	done
 
 .PHONY: molecule
