@@ -202,6 +202,37 @@ def judge_agent(status: Mapping[str, Any] | None) -> Verdict:
     return Verdict(FAIL, f"agent {state}, config {config}")
 
 
+def judge_vpc_flow_logs(flow_logs: list[Mapping[str, Any]] | None) -> Verdict:
+    """``flow_logs``: the VPC's flow logs as DescribeFlowLogs gives them (None: could not be read)."""
+    if flow_logs is None:
+        return unknown("the VPC's flow logs could not be read")
+    if not flow_logs:
+        return Verdict(FAIL, "no flow log: the network flows reaching this VPC are not recorded")
+    active = [f for f in flow_logs if f.get("FlowLogStatus", "ACTIVE") == "ACTIVE"]
+    if not active:
+        ids = ", ".join(sorted(str(f.get("FlowLogId")) for f in flow_logs))
+        return Verdict(FAIL, f"flow log(s) {ids} not ACTIVE")
+    first = sorted(active, key=lambda f: str(f.get("FlowLogId")))[0]
+    where = first.get("LogGroupName") or first.get("LogDestination") or first.get("LogDestinationType")
+    return Verdict(PASS, f"flow log {first.get('FlowLogId')} ({first.get('TrafficType')}) to {where}")
+
+
+def judge_config_recording(recorders: list[Mapping[str, Any]] | None) -> Verdict:
+    """``recorders``: ``[{name, all_supported, recording, last_status}]`` of the region (None: unread)."""
+    if recorders is None:
+        return unknown("the region's configuration recorders could not be read")
+    if not recorders:
+        return Verdict(FAIL, "no AWS Config recorder: changes to the estate are not recorded")
+    rec = recorders[0]
+    if not rec.get("recording"):
+        return Verdict(FAIL, f"recorder {rec.get('name')} is stopped")
+    if not rec.get("all_supported"):
+        return Verdict(FAIL, f"recorder {rec.get('name')} records only some resource types")
+    if rec.get("last_status") == "FAILURE":
+        return Verdict(FAIL, f"recorder {rec.get('name')} records, but its last delivery failed")
+    return Verdict(PASS, f"recorder {rec.get('name')} recording all supported resource types")
+
+
 # --- The registry -----------------------------------------------------------------------------
 
 CHECKS: tuple[Check, ...] = (
@@ -295,6 +326,24 @@ CHECKS: tuple[Check, ...] = (
         "the agent roles' status facts (cloudwatch_agent_linux_status, cloudwatch_agent_windows_status)",
         judge_agent,
         "role gdpr.aws_monitoring.cloudwatch_agent_linux / _windows (tag agents) restarts it",
+    ),
+    Check(
+        "vpc_flow_logs",
+        "Art. 30",
+        "VPC flow logs on every monitored instance's VPC",
+        "region",  # one row per VPC, shown with its region's rows
+        "ec2:DescribeInstances (VpcId), ec2:DescribeFlowLogs",
+        judge_vpc_flow_logs,
+        "role gdpr.aws_monitoring.flow_logs (playbooks/flow_logs.yml)",
+    ),
+    Check(
+        "config_recording",
+        "Art. 30",
+        "AWS Config recording all supported resources",
+        "region",
+        "config:DescribeConfigurationRecorders, config:DescribeConfigurationRecorderStatus",
+        judge_config_recording,
+        "role gdpr.aws_monitoring.config_recorder (config_recorder_manage_existing for another recorder)",
     ),
 )
 CHECKS_BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}

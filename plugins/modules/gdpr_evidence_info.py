@@ -113,6 +113,18 @@ options:
     description: The newest log of an instance must be at most this old.
     type: int
     default: 3600
+  vpc_flow_logs:
+    description:
+      - Judge the flow logs of the VPC of every instance of O(instances) (check C(vpc_flow_logs)). Off by
+        default, for estates where the flow_logs role does not run.
+    type: bool
+    default: false
+  config_recording:
+    description:
+      - Judge AWS Config recording in every region read (check C(config_recording)). Off by default, for
+        estates where the config_recorder role does not run.
+    type: bool
+    default: false
   skip_checks:
     description: Check IDs not to run.
     type: list
@@ -364,6 +376,42 @@ def newest_stream_times(client: Any, group: str, wanted: dict[str, set[str]]) ->
     return out
 
 
+def read_vpc_flow_logs(ec2: Any, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """instance ID -> ``{vpc_id, flow_logs}`` (DescribeFlowLogs entries of its VPC)."""
+    reservations = _pages(ec2, "describe_instances", "Reservations", InstanceIds=instance_ids)
+    vpcs = {i["InstanceId"]: i.get("VpcId") for r in reservations for i in r.get("Instances", [])}
+    ids = sorted({v for v in vpcs.values() if v})
+    found = (
+        _pages(ec2, "describe_flow_logs", "FlowLogs", Filters=[{"Name": "resource-id", "Values": ids}])
+        if ids
+        else []
+    )
+    by_vpc = {v: [f for f in found if f.get("ResourceId") == v] for v in ids}
+    return {i: {"vpc_id": v, "flow_logs": by_vpc.get(v, [])} for i, v in vpcs.items() if v}
+
+
+def read_config_recorders(config: Any) -> list[dict[str, Any]]:
+    """The region's configuration recorders with their status (service-linked ones left out)."""
+    recorders = config.describe_configuration_recorders(aws_retry=True).get("ConfigurationRecorders") or []
+    statuses = {
+        s.get("name"): s
+        for s in config.describe_configuration_recorder_status(aws_retry=True).get(
+            "ConfigurationRecordersStatus"
+        )
+        or []
+    }
+    return [
+        {
+            "name": r.get("name"),
+            "all_supported": bool((r.get("recordingGroup") or {}).get("allSupported")),
+            "recording": bool(statuses.get(r.get("name"), {}).get("recording")),
+            "last_status": statuses.get(r.get("name"), {}).get("lastStatus"),
+        }
+        for r in recorders
+        if not str(r.get("name", "")).startswith("AWSConfigurationRecorderFor")
+    ]
+
+
 def read_region(region: str, clients: Any, params: dict[str, Any], skip: set[str]) -> dict[str, Any]:
     """Everything the checks of one region need; raises on an error (the region is then UNKNOWN)."""
     facts: dict[str, Any] = {}
@@ -391,6 +439,12 @@ def read_region(region: str, clients: Any, params: dict[str, Any], skip: set[str
             for instance_id, when in newest_stream_times(logs, group, wanted[group]).items():
                 newest[instance_id] = max(newest.get(instance_id, 0), when)
         facts["newest"] = newest
+    if instances and params["vpc_flow_logs"] and "vpc_flow_logs" not in skip:
+        facts["vpcs"] = read_vpc_flow_logs(
+            clients("ec2", region), sorted({i["instance_id"] for i in instances})
+        )
+    if params["config_recording"] and "config_recording" not in skip:
+        facts["recorders"] = read_config_recorders(clients("config", region))
     return facts
 
 
@@ -501,9 +555,19 @@ class Judge:
             "agent_running", ev.judge_agent(inst.get("agent_status")), region, inst.get("host") or instance_id
         )
 
+    def records(self, region: str, facts: dict[str, Any]) -> None:
+        """Flow logs per monitored VPC (once per VPC) and Config recording of the region."""
+        vpcs = {v["vpc_id"]: v["flow_logs"] for v in (facts.get("vpcs") or {}).values()}
+        for vpc_id in sorted(vpcs):
+            self.add("vpc_flow_logs", ev.judge_vpc_flow_logs(vpcs[vpc_id]), region, vpc_id)
+        if "recorders" in facts:
+            self.add("config_recording", ev.judge_config_recording(facts["recorders"]), region, "config")
+
     def failed_region(self, region: str, error: str) -> None:
         reason = f"the region could not be read: {error}"
         verdict = ev.unknown(reason)
+        if self.params["config_recording"]:
+            self.add("config_recording", verdict, region, "config")
         for check_id in ("guardduty_detector", "guardduty_frequency", "guardduty_features"):
             self.add(check_id, verdict, region, "guardduty")
         for g in self.params["log_groups"]:
@@ -592,6 +656,7 @@ def main() -> None:
         if "detectors" in facts:
             judge.guardduty(outcome.region, facts["detectors"])
         judge.log_groups(outcome.region, facts)
+        judge.records(outcome.region, facts)
         for inst in params["instances"]:
             if inst["region"] == outcome.region:
                 judge.instance(inst, facts, policies)
@@ -667,6 +732,8 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     min_retention_days=dict(type="int", default=365),
     max_retention_days=dict(type="int", default=3653),
     max_log_age_seconds=dict(type="int", default=3600),
+    vpc_flow_logs=dict(type="bool", default=False),
+    config_recording=dict(type="bool", default=False),
     skip_checks=dict(type="list", elements="str", default=[]),
     max_concurrency=dict(type="int", default=0),
     variable_names=dict(type="dict", default={}),
