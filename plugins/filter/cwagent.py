@@ -27,36 +27,14 @@ def convention_filter(func: Any) -> Any:
 
 
 @convention_filter
-def cwagent_log_group_name(source: str, prefix: str) -> str:
-    return cwagent.log_group_name(prefix, source)
-
-
-@convention_filter
-def cwagent_retention(days: Any, name: str = "retention_in_days") -> int:
-    return cwagent.validate_retention(days, name)
-
-
-@convention_filter
 def cwagent_log_groups(fragment: dict[str, Any]) -> list[dict[str, Any]]:
     """Name and class of the groups a rendered fragment writes to. Fragments hold no retention: a
     role's planned retention comes from its plan filter (cwagent_linux_log_groups, ...)."""
     return cwagent.log_groups_from_fragment(fragment)
 
 
-@convention_filter
-def cwagent_merge_log_groups(lists: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    groups: dict[str, dict[str, Any]] = {}
-    for group_list in lists:
-        for group in group_list or []:
-            cwagent.merge_group(groups, group)
-    return sorted(groups.values(), key=lambda g: g["name"])
-
-
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
-            "cwagent_log_group_name": cwagent_log_group_name,
-            "cwagent_retention": cwagent_retention,
             "cwagent_log_groups": cwagent_log_groups,
-            "cwagent_merge_log_groups": cwagent_merge_log_groups,
         }

@@ -84,6 +84,5 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "gpg_signed_by": gpg_signed_by,
-            "gpg_validsig_primary_fingerprints": validsig_primary_fingerprints,
             "gpg_key_fingerprints": key_fingerprints,
         }

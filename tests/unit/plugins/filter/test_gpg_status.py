@@ -70,7 +70,6 @@ def test_a_pin_that_is_not_a_full_fingerprint_is_an_error(pin):
 def test_filters_are_exported():
     assert set(gpg_status.FilterModule().filters()) == {
         "gpg_signed_by",
-        "gpg_validsig_primary_fingerprints",
         "gpg_key_fingerprints",
     }
 
