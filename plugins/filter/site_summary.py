@@ -108,12 +108,35 @@ def _host_line(hv: Mapping[str, Any], attachment: Mapping[str, Any]) -> str:
     return f"{region}; profile {profile} ({action}); {state}; {groups} log group{'' if groups == 1 else 's'}"
 
 
+def _alerts_line(alerts: Mapping[str, Any]) -> str:
+    """Where findings go (guardduty_response.alerts): the topic, its subscriptions, the rules' reach."""
+    topic = alerts.get("topic") or {}
+    subs = topic.get("subscriptions") or {}
+    regions = len(alerts.get("regions") or [])
+    return (
+        f"severity >= {alerts.get('threshold', '?'):g} in {regions} region{'' if regions == 1 else 's'} -> "
+        f"{topic.get('arn', '?')}: {subs.get('confirmed', 0)} confirmed, {subs.get('pending', 0)} pending "
+        "subscription(s)"
+    )
+
+
+def _alerts_warnings(alerts: Mapping[str, Any] | None) -> list[str]:
+    subs = ((alerts or {}).get("topic") or {}).get("subscriptions")
+    if not alerts or subs is None or subs.get("confirmed", 0) > 0:
+        return []
+    return [
+        "guardduty alerts: no confirmed subscription on the topic: findings alert nobody "
+        "(set guardduty_alert_subscriptions; email owners must click AWS's confirmation link)"
+    ]
+
+
 def site_summary(
     hostvars: Mapping[str, Any],
     hosts: list[str],
     guardduty: Mapping[str, Any] | None = None,
     log_groups: Mapping[str, Any] | None = None,
     attachments: Mapping[str, Any] | None = None,
+    alerts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Per controller role how many regions were done, refused and failed; then one line per region's
     detector, per log group and per host, sorted (a run over every region stays a screenful)."""
@@ -128,9 +151,13 @@ def site_summary(
         "log_groups": _log_group_lines(log_groups),
         "hosts": hosts_report,
     }
+    if alerts:
+        summary["guardduty_alerts"] = _alerts_line(alerts)
+        summary["region_counts"]["guardduty_alerts"] = _counts_line(alerts.get("region_counts") or {})
     # What the roles did not do although nothing failed (e.g. agent_iam: no instance matched):
     # a run that did less than asked says so where the user looks last.
     warnings = [f"agent_iam: {w}" for w in (attachments or {}).get("warnings") or []]
+    warnings += _alerts_warnings(alerts)
     if warnings:
         summary["warnings"] = warnings
     return summary

@@ -116,3 +116,25 @@ def test_no_targeted_instance_is_a_warning_in_the_summary() -> None:
         "agent_iam: no instance matched agent_iam_instances / agent_iam_instance_filters"
     ]
     assert "warnings" not in site_summary({}, [], attachments={"instances": [], "warnings": []})
+
+
+def test_alerts_line_counts_confirmed_subscriptions_and_warns_without_one() -> None:
+    alerts = {
+        "threshold": 7.0,
+        "topic": {
+            "arn": "arn:aws:sns:eu-west-1:123456789012:gdpr-guardduty-findings",
+            "subscriptions": {"total": 1, "confirmed": 0, "pending": 1},
+        },
+        "regions": [{"region": "eu-west-1"}, {"region": "us-east-1"}],
+        "region_counts": {"done": 2, "refused": 0, "failed": 0},
+    }
+    summary = site_summary({}, [], alerts=alerts)
+    assert summary["guardduty_alerts"] == (
+        "severity >= 7 in 2 regions -> arn:aws:sns:eu-west-1:123456789012:gdpr-guardduty-findings: "
+        "0 confirmed, 1 pending subscription(s)"
+    )
+    assert summary["region_counts"]["guardduty_alerts"] == "2 done, 0 refused (not opted in), 0 failed"
+    assert summary["warnings"][0].startswith("guardduty alerts: no confirmed subscription")
+    alerts["topic"]["subscriptions"]["confirmed"] = 1
+    assert "warnings" not in site_summary({}, [], alerts=alerts)
+    assert "guardduty_alerts" not in site_summary({}, [])

@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to gdpr.aws_monitoring
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the guardduty_response role: its input checks, with the rules its modules apply.
+
+The rules live in module_utils/guardduty_response.py (one home); these wrappers let the role refuse
+bad input before any write, naming the variable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import guardduty_response as gr
+
+
+def guardduty_severity_threshold(value: Any, variable: str = "guardduty_alert_severity") -> float:
+    """A severity number (1-10) or band name -> the numeric threshold; an error naming ``variable``."""
+    try:
+        return gr.severity_threshold(value, variable)
+    except gr.InvalidInput as exc:
+        raise AnsibleFilterError(f"{exc}. Nothing was changed.") from None
+
+
+def guardduty_severity_problems(value: Any, variable: str = "guardduty_alert_severity") -> list[str]:
+    """[] when ``value`` is a severity, else the reason, naming ``variable``."""
+    try:
+        gr.severity_threshold(value, variable)
+    except gr.InvalidInput as exc:
+        return [str(exc)]
+    return []
+
+
+def guardduty_subscription_problems(value: Any, variable: str = "guardduty_alert_subscriptions") -> list[str]:
+    """Every malformed subscription, named ``variable[i]`` (empty: all fine)."""
+    return gr.subscription_problems(value, variable)
+
+
+def aws_sdk_region(value: str | None, profile: str | None = None) -> str:
+    """``value`` if set, else the region the AWS SDK would use (AWS_REGION, AWS_DEFAULT_REGION, the
+    profile's ``region``), else ''. Read from the SDK's own configuration chain, no API call."""
+    if value:
+        return str(value)
+    try:
+        import botocore.session  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return ""
+    session = botocore.session.Session(profile=profile or None)
+    try:
+        return session.get_config_variable("region") or ""
+    except Exception:  # an unknown profile: the modules report it with their own message
+        return ""
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "guardduty_severity_threshold": guardduty_severity_threshold,
+            "guardduty_severity_problems": guardduty_severity_problems,
+            "guardduty_subscription_problems": guardduty_subscription_problems,
+            "aws_sdk_region": aws_sdk_region,
+        }

@@ -1,0 +1,204 @@
+"""Pure planning of guardduty_response (module_utils/guardduty_response.py): no AWS involved."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import guardduty_response as gr
+
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:gdpr-guardduty-findings"
+ROLE = "arn:aws:iam::123456789012:role/gdpr-guardduty-events-forwarder"
+
+
+@pytest.mark.parametrize(
+    ("value", "threshold"),
+    [
+        (7, 7.0),
+        ("7", 7.0),
+        ("4.5", 4.5),
+        ("high", 7.0),
+        ("CRITICAL", 9.0),
+        (" low ", 1.0),
+        (10, 10.0),
+        (1, 1.0),
+    ],
+)
+def test_severity_threshold_accepts_numbers_and_band_names(value, threshold):
+    assert gr.severity_threshold(value, "guardduty_alert_severity") == threshold
+
+
+@pytest.mark.parametrize("value", [0, 0.9, 11, "10.5", "SEVERE", "", None, True, [7]])
+def test_severity_threshold_refuses_naming_the_variable(value):
+    with pytest.raises(gr.InvalidInput, match=r"^guardduty_alert_severity: "):
+        gr.severity_threshold(value, "guardduty_alert_severity")
+
+
+def test_subscription_problems_name_each_bad_entry():
+    subs = [
+        {"protocol": "email", "endpoint": "dpo@example.com"},
+        {"protocol": "email", "endpoint": "dpo@localhost"},
+        {"protocol": "https", "endpoint": "http://hooks.example.com/x"},
+        {"protocol": "sqs", "endpoint": "arn:aws:sqs:eu-west-1:123456789012:alerts"},
+        {"protocol": "sqs", "endpoint": "arn:aws:sns:eu-west-1:123456789012:alerts"},
+        {"protocol": "lambda", "endpoint": "arn:aws:lambda:eu-west-1:123456789012:function:pager:live"},
+        {"protocol": "lambda", "endpoint": "pager"},
+        {"protocol": "sms", "endpoint": "+4912345"},
+        "dpo@example.com",
+    ]
+    problems = gr.subscription_problems(subs, "subs")
+    assert [p.split(":")[0] for p in problems] == [
+        "subs[1].endpoint",
+        "subs[2].endpoint",
+        "subs[4].endpoint",
+        "subs[6].endpoint",
+        "subs[7].protocol",
+        "subs[8]",
+    ]
+    assert gr.subscription_problems({"protocol": "email"}, "subs") == [
+        "subs: must be a list of {protocol, endpoint}"
+    ]
+
+
+def test_findings_pattern_is_a_numeric_filter_on_severity():
+    assert gr.findings_pattern(7.0)["detail"] == {"severity": [{"numeric": [">=", 7]}]}
+    assert gr.findings_pattern(4.5)["detail"] == {"severity": [{"numeric": [">=", 4.5]}]}
+    assert gr.findings_pattern(7.0)["detail-type"] == ["GuardDuty Finding"]
+
+
+def test_home_region_rules_target_the_topic_others_the_home_bus_with_the_role():
+    home = gr.desired_rules("eu-west-1", "eu-west-1", "gdpr-guardduty", 7.0, TOPIC, ROLE)
+    other = gr.desired_rules("us-east-1", "eu-west-1", "gdpr-guardduty", 7.0, TOPIC, ROLE)
+    assert [r.name for r in home] == [
+        "gdpr-guardduty-findings",
+        "gdpr-guardduty-tamper",
+        "gdpr-guardduty-tamper-disable",
+    ]
+    assert {r.target["Arn"] for r in home} == {TOPIC}
+    assert all("RoleArn" not in r.target for r in home)
+    assert {r.target["Arn"] for r in other} == {"arn:aws:events:eu-west-1:123456789012:event-bus/default"}
+    assert {r.target["RoleArn"] for r in other} == {ROLE}
+    assert len(gr.desired_rules("us-east-1", "eu-west-1", "p", 7.0, TOPIC, ROLE, tamper=False)) == 1
+    with pytest.raises(gr.InvalidInput, match="forwarder_role_arn"):
+        gr.desired_rules("us-east-1", "eu-west-1", "p", 7.0, TOPIC, None)
+
+
+def test_tamper_patterns_cover_the_issue_and_not_every_update():
+    names = gr.tamper_pattern()["detail"]["eventName"]
+    for name in ("DeleteDetector", "DeletePublishingDestination", "DisassociateMembers"):
+        assert name in names
+    assert "UpdateDetector" not in names
+    assert gr.disable_pattern()["detail"]["requestParameters"] == {"enable": [False]}
+
+
+def _current(spec: gr.RuleSpec, targets: list[dict]) -> dict:
+    rule = {
+        "Name": spec.name,
+        "State": "ENABLED",
+        "Description": spec.description,
+        "EventPattern": json.dumps(spec.pattern),
+    }
+    return gr.rule_view(rule, targets)
+
+
+def test_plan_rule_creates_then_is_idempotent_and_keeps_other_targets():
+    spec = gr.desired_rules("eu-west-1", "eu-west-1", "gdpr-guardduty", 7.0, TOPIC, ROLE)[0]
+    actions, after = gr.plan_rule(None, spec, {"Owner": "sec"})
+    assert [a.kind for a in actions] == ["put_rule", "put_targets"]
+    assert actions[0].params["Tags"] == [{"Key": "Owner", "Value": "sec"}]
+    assert json.loads(actions[0].params["EventPattern"]) == spec.pattern
+    probe = {"Id": "probe", "Arn": "arn:aws:sqs:eu-west-1:123456789012:probe"}
+    current = _current(spec, [probe, spec.target])
+    actions, after = gr.plan_rule(current, spec, {"Owner": "sec"})
+    assert actions == []
+    assert after["targets"] == sorted([probe, spec.target], key=lambda t: t["Id"])
+
+
+def test_plan_rule_updates_a_changed_threshold_and_a_disabled_rule_without_retagging():
+    old = gr.desired_rules("eu-west-1", "eu-west-1", "gdpr-guardduty", 4.0, TOPIC, ROLE)[0]
+    new = gr.desired_rules("eu-west-1", "eu-west-1", "gdpr-guardduty", 7.0, TOPIC, ROLE)[0]
+    current = _current(old, [new.target])
+    current["state"] = "DISABLED"
+    actions, _after = gr.plan_rule(current, new, {"Owner": "sec"})
+    assert [a.kind for a in actions] == ["put_rule"]
+    assert "Tags" not in actions[0].params
+    assert actions[0].params["State"] == "ENABLED"
+
+
+def test_plan_rule_absent_removes_only_our_target_and_keeps_a_rule_others_use():
+    spec = gr.desired_rules("eu-west-1", "eu-west-1", "gdpr-guardduty", 7.0, TOPIC, ROLE)[0]
+    probe = {"Id": "probe", "Arn": "arn:aws:sqs:eu-west-1:123456789012:probe"}
+    actions, after = gr.plan_rule_absent(_current(spec, [probe, spec.target]), spec.name)
+    assert [(a.kind, a.params) for a in actions] == [
+        ("remove_targets", {"Rule": spec.name, "Ids": [gr.TARGET_ID]})
+    ]
+    assert after["targets"] == [probe]
+    actions, after = gr.plan_rule_absent(_current(spec, [spec.target]), spec.name)
+    assert [a.kind for a in actions] == ["remove_targets", "delete_rule"]
+    assert after is None
+    assert gr.plan_rule_absent(None, spec.name) == ([], None)
+
+
+def test_subscription_counts_tell_confirmed_from_pending():
+    subs = [
+        {"Protocol": "email", "Endpoint": "a@example.com", "SubscriptionArn": "PendingConfirmation"},
+        {"Protocol": "sqs", "Endpoint": "arn:aws:sqs:eu-west-1:1:q", "SubscriptionArn": f"{TOPIC}:abc"},
+    ]
+    counts = gr.subscription_counts(subs)
+    assert (counts["total"], counts["confirmed"], counts["pending"]) == (2, 1, 1)
+    assert [e["confirmed"] for e in counts["endpoints"]] == [False, True]
+
+
+def _wish(**kwargs) -> gr.TopicWish:
+    base = {
+        "arn": TOPIC,
+        "display_name": "GuardDuty findings",
+        "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sns:Publish"}]},
+        "kms_master_key_id": "arn:aws:kms:eu-west-1:123456789012:key/k",
+        "subscriptions": [{"protocol": "email", "endpoint": "dpo@example.com"}],
+    }
+    return gr.TopicWish(**{**base, **kwargs})
+
+
+def test_plan_topic_creates_encrypted_with_policy_and_subscribes():
+    actions = gr.plan_topic(None, [], _wish(tags={"A": "b"}), compare_policies)
+    assert [a.kind for a in actions] == ["create_topic", "subscribe"]
+    attributes = actions[0].params["Attributes"]
+    assert attributes["KmsMasterKeyId"] == "arn:aws:kms:eu-west-1:123456789012:key/k"
+    assert json.loads(attributes["Policy"])["Statement"][0]["Action"] == "sns:Publish"
+    assert actions[0].params["Tags"] == [{"Key": "A", "Value": "b"}]
+    assert actions[1].params["Endpoint"] == "dpo@example.com"
+
+
+def test_plan_topic_sets_only_what_differs_and_never_removes_subscriptions_unless_asked():
+    wish = _wish()
+    current = {
+        "arn": TOPIC,
+        "display_name": "GuardDuty findings",
+        "policy": wish.policy,
+        "kms_master_key_id": "",
+    }
+    theirs = {"Protocol": "https", "Endpoint": "https://x.example", "SubscriptionArn": f"{TOPIC}:theirs"}
+    ours = {"Protocol": "email", "Endpoint": "dpo@example.com", "SubscriptionArn": "PendingConfirmation"}
+    actions = gr.plan_topic(current, [theirs, ours], wish, compare_policies)
+    assert [(a.kind, a.params.get("AttributeName")) for a in actions] == [
+        ("set_topic_attributes", "KmsMasterKeyId")
+    ]
+    current["kms_master_key_id"] = wish.kms_master_key_id
+    assert gr.plan_topic(current, [theirs, ours], wish, compare_policies) == []
+    purge = gr.plan_topic(current, [theirs, ours], _wish(purge_subscriptions=True), compare_policies)
+    assert [(a.kind, a.params) for a in purge] == [("unsubscribe", {"SubscriptionArn": f"{TOPIC}:theirs"})]
+
+
+def test_subscriptions_after_shows_new_ones_pending():
+    actions = gr.plan_topic(None, [], _wish(), compare_policies)
+    after = gr.subscriptions_after([], actions)
+    assert gr.subscription_counts(after)["pending"] == 1
+
+
+def test_parse_topic_arn():
+    assert gr.parse_topic_arn(TOPIC) == ("aws", "eu-west-1", "123456789012", "gdpr-guardduty-findings")
+    with pytest.raises(gr.InvalidInput):
+        gr.parse_topic_arn("arn:aws:sqs:eu-west-1:123456789012:q")

@@ -1,0 +1,277 @@
+"""guardduty_response alerts, end to end on the embedded AWS (controller-only, the shared moto).
+
+What moto can show (measured, /work/shared/ansible-aws-facts.md): EventBridge numeric patterns,
+cross-region event-bus targets, SQS targets and SNS -> SQS subscriptions. It does not deliver to SNS
+targets, so the routing to the topic is proved with an SQS queue targeted beside the topic on the
+home region's rules, and the topic's delivery with an SQS subscription and a direct publish.
+
+  * --check first changes nothing; the first run builds it; the second is changed=0 and keeps a
+    target someone else put on the rules;
+  * a finding-shaped event of severity 8 put in a non-home region reaches the home region's queue,
+    one of severity 2 does not; a tamper event (DeleteDetector) does;
+  * the topic is encrypted with a customer managed key whose policy lets EventBridge use it, and
+    its policy lets only this account's EventBridge publish; subscriptions are counted;
+  * bad input (severity out of range, malformed email and queue ARN, a home region the account has
+    not enabled) fails before any write, naming the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+BIN = Path(sys.executable).parent
+HOME, OTHER = "eu-west-1", "eu-central-1"
+ACCOUNT = "123456789012"
+TOPIC_ARN = f"arn:aws:sns:{HOME}:{ACCOUNT}:gdpr-guardduty-findings"
+RULES = ("gdpr-guardduty-findings", "gdpr-guardduty-tamper", "gdpr-guardduty-tamper-disable")
+
+
+def run_role(tmp_path: Path, extra_vars: dict[str, Any], *flags: str) -> subprocess.CompletedProcess[str]:
+    playbook = tmp_path / "guardduty_response.yml"
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "vars": {"ansible_python_interpreter": sys.executable},
+                    "tasks": [
+                        {
+                            "name": "Response",
+                            "ansible.builtin.include_role": {
+                                "name": "gdpr.aws_monitoring.guardduty",
+                                "tasks_from": "response",
+                            },
+                        }
+                    ],
+                    "post_tasks": [
+                        {
+                            "name": "Result",
+                            "ansible.builtin.debug": {"msg": "{{ guardduty_response | to_json }}"},
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    env = dict(os.environ)
+    env.update(
+        {
+            "ANSIBLE_COLLECTIONS_PATH": sysconfig.get_paths()["purelib"],
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_DEPRECATION_WARNINGS": "False",
+            "ANSIBLE_LOCALHOST_WARNING": "False",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+            "AWS_REGION": HOME,
+        }
+    )
+    return subprocess.run(
+        [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-e",
+            json.dumps(extra_vars),
+            *flags,
+            str(playbook),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def recap(run: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    match = re.search(r"localhost\s*:\s*(.*)", run.stdout.split("PLAY RECAP")[-1])
+    assert match, run.stdout[-2000:]
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+
+def result_fact(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    match = re.findall(r'"msg": "(\{.*\})"', run.stdout)
+    assert match, run.stdout[-2000:]
+    return json.loads(json.loads(f'"{match[-1]}"'))
+
+
+def client(service: str, region: str = HOME) -> Any:
+    return boto3.client(service, region_name=region)
+
+
+def nothing_exists() -> list[str]:
+    """What of the role's resources exists (empty: nothing was written)."""
+    found = [
+        f"rule {r} in {reg}" for reg in (HOME, OTHER) for r in client("events", reg).list_rules()["Rules"]
+    ]
+    found += [t["TopicArn"] for t in client("sns").list_topics()["Topics"]]
+    found += [r["RoleName"] for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith("gdpr")]
+    found += [a["AliasName"] for a in client("kms").list_aliases()["Aliases"] if "gdpr" in a["AliasName"]]
+    return found
+
+
+def receive(queue_url: str) -> list[dict[str, Any]]:
+    sqs = client("sqs")
+    messages = []
+    for _attempt in range(3):
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        messages += answer.get("Messages", [])
+        if not answer.get("Messages"):
+            break
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def put_finding(region: str, severity: float, finding_id: str) -> None:
+    detail = {
+        "schemaVersion": "2.0",
+        "id": finding_id,
+        "severity": severity,
+        "type": "UnauthorizedAccess:EC2/SSHBruteForce",
+    }
+    answer = client("events", region).put_events(
+        Entries=[{"Source": "aws.guardduty", "DetailType": "GuardDuty Finding", "Detail": json.dumps(detail)}]
+    )
+    assert answer["FailedEntryCount"] == 0
+
+
+def test_alerts_check_converge_idempotent_and_delivered(aws, tmp_path):
+    sqs = client("sqs")
+    subscriber = sqs.create_queue(QueueName="oncall")["QueueUrl"]
+    subscriber_arn = sqs.get_queue_attributes(QueueUrl=subscriber, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    extra = {
+        "guardduty_export": False,
+        "guardduty_regions": [HOME, OTHER],
+        "guardduty_alert_severity": "HIGH",
+        "guardduty_alert_subscriptions": [
+            {"protocol": "sqs", "endpoint": subscriber_arn},
+            {"protocol": "email", "endpoint": "dpo@example.com"},
+        ],
+    }
+
+    checked = run_role(tmp_path, extra, "--check", "--diff")
+    assert checked.returncode == 0, checked.stdout[-3000:]
+    assert recap(checked)["changed"] > 0
+    assert nothing_exists() == []
+
+    first = run_role(tmp_path, extra)
+    assert first.returncode == 0, first.stdout[-3000:]
+    for region in (HOME, OTHER):
+        assert sorted(r["Name"] for r in client("events", region).list_rules()["Rules"]) == sorted(RULES)
+
+    # A queue targeted beside the topic on the home rules: moto does not deliver to SNS targets.
+    probe = sqs.create_queue(QueueName="probe")["QueueUrl"]
+    probe_arn = sqs.get_queue_attributes(QueueUrl=probe, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    for rule in RULES[:2]:
+        client("events").put_targets(Rule=rule, Targets=[{"Id": "probe", "Arn": probe_arn}])
+
+    second = run_role(tmp_path, extra)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert recap(second)["changed"] == 0, second.stdout[-3000:]
+    home_targets = client("events").list_targets_by_rule(Rule=RULES[0])["Targets"]
+    assert {t["Id"]: t["Arn"] for t in home_targets} == {
+        "gdpr-guardduty-alerts": TOPIC_ARN,
+        "probe": probe_arn,
+    }
+    other_target = client("events", OTHER).list_targets_by_rule(Rule=RULES[0])["Targets"][0]
+    assert other_target["Arn"] == f"arn:aws:events:{HOME}:{ACCOUNT}:event-bus/default"
+    assert other_target["RoleArn"].endswith(":role/gdpr-guardduty-events-forwarder")
+
+    fact = result_fact(second)
+    subs = fact["alerts"]["topic"]["subscriptions"]
+    # moto confirms every subscription at once (AWS leaves email pending until its owner clicks);
+    # counting pending ones is tested in tests/unit/plugins/module_utils/test_guardduty_response_plan.py.
+    assert (subs["total"], subs["confirmed"], subs["pending"]) == (2, 2, 0), subs
+
+    # moto raises (HTTP 500) on an SNS target, before the targets after it: for the delivery check the
+    # role's topic target leaves the home rules, the queue beside it stands in for the topic.
+    for rule in RULES[:2]:
+        client("events").remove_targets(Rule=rule, Ids=["gdpr-guardduty-alerts"])
+    high, low = f"high-{uuid.uuid4()}", f"low-{uuid.uuid4()}"
+    put_finding(OTHER, 8.0, high)
+    put_finding(OTHER, 2.0, low)
+    client("events", OTHER).put_events(
+        Entries=[
+            {
+                "Source": "aws.guardduty",
+                "DetailType": "AWS API Call via CloudTrail",
+                "Detail": json.dumps(
+                    {"eventSource": "guardduty.amazonaws.com", "eventName": "DeleteDetector"}
+                ),
+            }
+        ]
+    )
+    arrived = receive(probe)
+    ids = [e["detail"].get("id") for e in arrived if e["detail-type"] == "GuardDuty Finding"]
+    assert ids == [high], arrived
+    assert [e["detail"]["eventName"] for e in arrived if e["detail-type"] != "GuardDuty Finding"] == [
+        "DeleteDetector"
+    ]
+
+    client("sns").publish(TopicArn=TOPIC_ARN, Message="direct publish")
+    assert [m["Message"] for m in receive(subscriber)] == ["direct publish"]
+
+    attributes = client("sns").get_topic_attributes(TopicArn=TOPIC_ARN)["Attributes"]
+    key_arn = attributes["KmsMasterKeyId"]
+    assert key_arn == client("kms").describe_key(KeyId="alias/gdpr-guardduty-findings")["KeyMetadata"]["Arn"]
+    key_policy = json.loads(client("kms").get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+    events_statement = [
+        s for s in key_policy["Statement"] if s.get("Principal", {}).get("Service") == "events.amazonaws.com"
+    ]
+    assert events_statement and "kms:GenerateDataKey*" in events_statement[0]["Action"]
+    publishers = [
+        s for s in json.loads(attributes["Policy"])["Statement"] if "sns:Publish" in str(s["Action"])
+    ]
+    assert [s["Principal"] for s in publishers] == [{"Service": "events.amazonaws.com"}]
+    assert publishers[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (
+            {
+                "guardduty_alert_severity": 11,
+                "guardduty_regions": [HOME, "eu_west_2"],
+                "guardduty_alert_subscriptions": [
+                    {"protocol": "email", "endpoint": "dpo-at-example.com"},
+                    {"protocol": "sqs", "endpoint": "arn:aws:sqs:eu-west-1:12345:q"},
+                ],
+            },
+            [
+                "guardduty_alert_severity: 11 is out of range",
+                "guardduty_regions: not region names: eu_west_2",
+                "guardduty_alert_subscriptions[0].endpoint: 'dpo-at-example.com' is not an email address",
+                "guardduty_alert_subscriptions[1].endpoint: 'arn:aws:sqs:eu-west-1:12345:q' is not an SQS",
+            ],
+        ),
+        (
+            {"guardduty_home_region": "eu-west-9"},
+            ["guardduty_home_region: eu-west-9 is not a region enabled"],
+        ),
+    ],
+)
+def test_bad_input_fails_before_any_write_naming_the_variable(aws, tmp_path, extra, named):
+    refused = run_role(tmp_path, {"guardduty_export": False, "guardduty_regions": [HOME, OTHER], **extra})
+    assert refused.returncode != 0
+    for text in named:
+        assert text in refused.stdout, refused.stdout[-2000:]
+    assert nothing_exists() == []
