@@ -134,7 +134,7 @@ bench: bootstrap image ## the figures the issues name (ratios)
 # CI has 2 cores and most stages keep one busy. Everything that starts containers is in the last
 # lane, one after the other (the scenarios share the host network). Sanity goes first in its lane:
 # a unit test reads the pip wheel it caches.
-TEST_LANES ?= "sanity lint compat" "unit molecule-controller integration-controller" "molecule-hosts integration-hosts"
+TEST_LANES ?= "sanity lint compat molecule-controller" "unit integration-controller" "molecule-hosts integration-hosts"
 
 .PHONY: test
 test: bootstrap image ## everything CI checks (lint sanity unit compat molecule integration)
