@@ -180,8 +180,9 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "recorder_name": {"type": "str", "default": "gdpr-monitoring"},
     "role_arn": {"type": "str"},
     "bucket_name": {"type": "str", "required": True},
-    "key_prefix": {"type": "str", "default": ""},
-    "kms_key_arn": {"type": "str", "default": ""},
+    # Neither is a secret (a path in the bucket, a key's ARN): no_log off on purpose.
+    "key_prefix": {"type": "str", "default": "", "no_log": False},
+    "kms_key_arn": {"type": "str", "default": "", "no_log": False},
     "sns_topic_arn": {"type": "str", "default": ""},
     "delivery_frequency": {"type": "str", "default": "TwentyFour_Hours", "choices": list(FREQUENCIES)},
     "manage_existing": {"type": "bool", "default": False},

@@ -14,8 +14,8 @@ description:
   - Gives every selected VPC a flow log delivered to the CloudWatch Logs group O(log_group_name) of
     its region, working the regions concurrently in one call (amazon.aws.ec2_vpc_flow_log and the
     community modules handle one region per call).
-  - VPCs are selected by O(vpcs) (C({region: [vpc ids]})) or, with O(all_vpcs=true), every VPC of
-    O(regions) (default every region enabled for the account).
+  - "VPCs are selected by O(vpcs) (C({region: [vpc ids]})) or, with O(all_vpcs=true), every VPC of
+    O(regions) (default every region enabled for the account)."
   - All regions are read first. A VPC of O(vpcs) that does not exist, a malformed ID, an unknown
     region or an unreadable region fails the module before any flow log is created.
   - A VPC that already has a flow log to the same log group keeps it and gets no second one. A flow
@@ -26,7 +26,7 @@ author:
   - gdpr.aws_monitoring maintainers (@gdpr)
 options:
   vpcs:
-    description: VPCs per region, C({eu-west-1: [vpc-0123456789abcdef0]}). Ignored with O(all_vpcs=true).
+    description: "VPCs per region, C({eu-west-1: [vpc-0123456789abcdef0]}). Ignored with O(all_vpcs=true)."
     type: dict
     default: {}
   all_vpcs:

@@ -110,7 +110,10 @@ def test_check_converge_idempotence_and_end_state(estate):
             "flow_logs_vpcs.eu-west-1: no such VPC",
         ),
         ({"flow_logs_vpcs": {"eu-west-1": ["vpc-nothex"]}}, "flow_logs_vpcs.eu-west-1: not VPC IDs"),
-        ({"flow_logs_vpcs": {"eu-wset-1": ["vpc-12345678"]}}, "flow_logs_vpcs keys"),
+        (
+            {"flow_logs_vpcs": {"eu-wset-1": ["vpc-12345678"]}},
+            "eu-wset-1 in flow_logs_vpcs (did you mean eu-west-1?)",
+        ),
         (
             {"flow_logs_log_format": "${srcaddr} ${dst-addr}"},
             "flow_logs_log_format: unknown flow log field(s): dst-addr",
