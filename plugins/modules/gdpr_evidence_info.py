@@ -238,6 +238,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty impo
     features_from_params,
 )
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
+    ENABLED_STATUSES,
     RegionalClients,
     account_region,
     check_regions,
@@ -610,6 +611,11 @@ def validate(module: AnsibleAWSModule) -> None:
         module.fail_json(msg=f"{variable_name(names, 'guardduty_frequency')}: not one of {FREQUENCIES}")
 
 
+def enabled_in(statuses: dict[str, str]) -> list[str]:
+    """The enabled regions (opted in, or opt-in not required) of a region -> OptInStatus map."""
+    return sorted(region for region, status in statuses.items() if status in ENABLED_STATUSES)
+
+
 def main() -> None:
     module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     validate(module)
@@ -628,16 +634,21 @@ def main() -> None:
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg="Could not read the account (sts:GetCallerIdentity)")
     names = params["variable_names"]
+    statuses: dict[str, str] | None = None
     if named:
         sources = {variable_name(names, "regions"): params["regions"]}
         sources[variable_name(names, "log_groups")] = [g["region"] for g in params["log_groups"]]
         sources[variable_name(names, "instances")] = [i["region"] for i in params["instances"]]
-        check_regions(module, clients("ec2", home), sources)
-    regions = (
-        sorted(set(params["regions"]))
-        if params["regions"]
-        else sorted(set(enabled_regions(module, clients("ec2", home))) | set(named))
-    )
+        statuses = check_regions(module, clients("ec2", home), sources)
+    if params["regions"]:
+        regions = sorted(set(params["regions"]))
+    else:
+        # The check's answer (every region with its opt-in status) already says which are enabled:
+        # a second DescribeRegions would be one more round trip before any region is read.
+        enabled = (
+            enabled_in(statuses) if statuses is not None else enabled_regions(module, clients("ec2", home))
+        )
+        regions = sorted(set(enabled) | set(named))
     outcomes = run_in_regions(
         regions, lambda r: read_region(r, clients, params, skip), params["max_concurrency"]
     )

@@ -198,6 +198,22 @@ def test_every_enabled_region_is_read_without_a_region_list(aws: str) -> None:
     assert all(r["status"] == "FAIL" for r in result.result["rows"] if r["check_id"] == "guardduty_detector")
 
 
+def test_named_regions_without_a_region_list_ask_describe_regions_once(aws: str) -> None:
+    """The check of the named regions (AllRegions, with opt-in status) also gives the enabled ones:
+    a second DescribeRegions was one more round trip before any region was read."""
+    ids = _estate()["ids"]
+    result = run_module(mod, _args(ids, regions=[]))
+    assert not result.failed, result.result.get("msg")
+    assert result.result["calls"]["ec2:DescribeRegions"] == 1
+    regions = {r["region"] for r in result.result["rows"] if r["check_id"] == "guardduty_detector"}
+    assert len(regions) > 20 and {EU, US} <= regions
+
+
+def test_enabled_in_keeps_opted_in_and_opt_in_not_required() -> None:
+    statuses = {"eu-west-1": "opt-in-not-required", "af-south-1": "not-opted-in", "me-south-1": "opted-in"}
+    assert mod.enabled_in(statuses) == ["eu-west-1", "me-south-1"]
+
+
 @pytest.mark.parametrize(
     ("extra", "words"),
     [
