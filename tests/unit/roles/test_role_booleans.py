@@ -46,11 +46,13 @@ ROLES = [
     "log_archive",
     "cloudwatch_agent_linux",
     "cloudwatch_agent_windows",
+    "flow_logs",
+    "config_recorder",
 ]
 # Roles whose booleans are known not to survive ``-e`` yet: {role: reason}. Marked xfail(strict=True),
 # so the mark has to go as soon as the role is fixed.
 KNOWN_BROKEN: dict[str, str] = {}
-CONTROLLER_ROLES = {"guardduty", "agent_iam", "log_groups", "log_archive"}
+CONTROLLER_ROLES = {"guardduty", "agent_iam", "log_groups", "log_archive", "flow_logs", "config_recorder"}
 ENTRY_POINTS: dict[str, list[str]] = {
     "guardduty": ["main"],
     "agent_iam": ["main"],
@@ -58,6 +60,8 @@ ENTRY_POINTS: dict[str, list[str]] = {
     "log_archive": ["kms_key", "bucket"],
     "cloudwatch_agent_linux": ["plan", "render"],
     "cloudwatch_agent_windows": ["validate", "render", "plan"],
+    "flow_logs": ["main"],
+    "config_recorder": ["main"],
 }
 # Non-boolean settings each entry point needs to run without a real estate.
 PLAY_VARS: dict[str, dict[str, Any]] = {
@@ -74,6 +78,8 @@ PLAY_VARS: dict[str, dict[str, Any]] = {
         "log_archive_bucket_region": "eu-west-1",
         "log_archive_bucket_retention_days": 30,
     },
+    "flow_logs": {"flow_logs_regions": ["eu-west-1"]},
+    "config_recorder": {"config_recorder_regions": ["eu-west-1"], "config_recorder_home_region": "eu-west-1"},
     "cloudwatch_agent_linux": {
         "cloudwatch_agent_linux_web_servers": ["apache", "nginx"],
         # an Amazon Linux 2023 host with an agent too old for the journal: the upgrade boolean decides
@@ -100,7 +106,10 @@ PLAY_VARS: dict[str, dict[str, Any]] = {
 # Booleans the embedded AWS cannot take at one value: moto does not implement CloudWatch Logs data
 # protection policies. They keep that value (as a real boolean) in both runs; the static check below
 # still covers their uses.
-HELD: dict[str, dict[str, bool]] = {"log_groups": {"log_groups_data_protection": False}}
+HELD: dict[str, dict[str, bool]] = {
+    "log_groups": {"log_groups_data_protection": False},
+    "flow_logs": {"flow_logs_data_protection": False},
+}
 CONDITION_KEYS = {"when", "that", "changed_when", "failed_when", "until"}
 JINJA = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)
 
