@@ -33,8 +33,14 @@ def cwagent_log_groups(fragment: dict[str, Any]) -> list[dict[str, Any]]:
     return cwagent.log_groups_from_fragment(fragment)
 
 
+def cwagent_stored_name(path: str) -> str:
+    """The name the agent stores a fragment under (module_utils/cwagent.py, the one rule)."""
+    return cwagent.stored_name(path)
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "cwagent_log_groups": cwagent_log_groups,
+            "cwagent_stored_name": cwagent_stored_name,
         }

@@ -91,6 +91,16 @@ class PlannedEntry(dict):
         self.retention_in_days = retention_in_days
 
 
+def stored_name(path: str) -> str:
+    """The file name the agent stores a ``-a append-config -c file:<path>`` fragment under (in
+    ``amazon-cloudwatch-agent.d`` on Linux, ``Configs`` on Windows): ``file_`` and the base name,
+    with ``/``, space and ``:`` made ``_`` (the agent's own rule, on both systems)."""
+    base = str(path).rstrip("/").rsplit("/", 1)[-1]
+    for char in ("/", " ", ":"):
+        base = base.replace(char, "_")
+    return f"file_{base}"
+
+
 def validate_retention(days: Any, name: str = "retention_in_days") -> int:
     try:
         value = int(days)
