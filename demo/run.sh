@@ -2,6 +2,7 @@
 # `make demo`: the main job on an embedded AWS, no account needed. Runs under
 # tests/harness/moto_server.py, which exported AWS_URL and dummy credentials for us.
 # Nothing is faked but AWS itself (moto) and the agent package (the tests' stand-in).
+# The terminal gets a short account (site_run.py); every step's full output is under .cache/demo/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -9,24 +10,49 @@ cd "$here"
 : "${AWS_URL:?run me through make demo (it starts the embedded AWS)}"
 export ANSIBLE_CONFIG="$root/ansible.cfg"
 export ANSIBLE_PYTHON_INTERPRETER=auto_silent
+logs="$root/.cache/demo"
+rm -rf "$logs"
+mkdir -p "$logs"
+started=$SECONDS
+
+# Runs a step with its output in $logs/<name>.log; on failure shows the end of it.
+quietly() {
+  local name=$1
+  shift
+  if ! "$@" >"$logs/$name.log" 2>&1; then
+    tail -n 40 "$logs/$name.log" >&2
+    echo "demo: $name failed; full output: $logs/$name.log" >&2
+    return 1
+  fi
+}
 
 podman_ok=false
 if command -v podman >/dev/null 2>&1 && podman info >/dev/null 2>&1; then
   podman_ok=true
 fi
 
+inventory="$here/inventory/demo.aws_ec2.yml"
 if $podman_ok; then
-  bash "$root/tests/image/build.sh"
-  bash "$root/tests/cwagent_standin/build.sh" "$root/.cache/standin"
+  echo "== Host image and agent package (built once, then reused)"
+  quietly image bash "$root/tests/image/build.sh"
+  quietly standin bash "$root/tests/cwagent_standin/build.sh" "$root/.cache/standin"
   package="$root/.cache/standin/amazon-cloudwatch-agent.deb"
-  trap 'ansible-playbook -i localhost, teardown.yml || echo "demo: removing the containers failed" >&2' EXIT
-  ansible-playbook fleet.yml
+  trap 'quietly teardown ansible-playbook -i localhost, teardown.yml || echo "demo: removing the containers failed" >&2' EXIT
+  echo "== Fleet: 3 opted-in EC2 instances in eu-west-1 and eu-central-1 (podman systemd hosts with"
+  echo "   apache/nginx), 1 instance that did not opt in"
+  quietly fleet ansible-playbook fleet.yml
+  site_args=(-e "@$here/demo_vars.yml" -e "cloudwatch_agent_linux_package_file=$package")
+  echo "== site.yml over the aws_ec2 inventory"
   # --flush-cache: the fleet was just made, so the cached inventory (if any) is stale.
-  ansible-playbook -i inventory/demo.aws_ec2.yml --flush-cache "$root/site.yml" \
-    -e "@$here/demo_vars.yml" -e "cloudwatch_agent_linux_package_file=$package"
+  python "$here/site_run.py" --dir "$logs/site-first" --inventory "$inventory" -- --flush-cache "${site_args[@]}"
+  echo "== The pipe, end to end"
+  python "$here/pipe.py"
+  echo "== site.yml again"
+  python "$here/site_run.py" --again --dir "$logs/site-again" --inventory "$inventory" -- "${site_args[@]}"
 else
   echo "podman is not usable here: running the controller plays only (GuardDuty, log groups, IAM)."
-  ansible-playbook fleet.yml -e demo_with_containers=false
-  ansible-playbook -i inventory/demo.aws_ec2.yml --flush-cache "$root/site.yml" -e "@$here/demo_vars.yml" \
-    --skip-tags agents
+  quietly fleet ansible-playbook fleet.yml -e demo_with_containers=false
+  python "$here/site_run.py" --dir "$logs/site-first" --inventory "$inventory" -- --flush-cache \
+    -e "@$here/demo_vars.yml" --skip-tags agents
 fi
+echo "== Demo done in $((SECONDS - started)) s (full output of every step: $logs)"
