@@ -2,8 +2,9 @@
 
     estate.py prepare FILE   create a SUSPENDED detector in eu-west-1 (as a user might have one) and
                              write its id to FILE
-    estate.py save FILE      write every region's detectors to FILE
-    estate.py compare FILE   exit 1, showing the differences, if the estate differs from FILE
+
+snapshot() (every region's detectors) is what tests/harness/estate_snapshot.py saves and compares
+around the check-mode run (molecule/shared/estate_snapshot.yml).
 
 boto3 reaches moto through AWS_ENDPOINT_URL (set by tests/harness/moto_server.py).
 """
@@ -41,7 +42,7 @@ def region_detectors(region: str) -> list[dict[str, Any]]:
     return detectors
 
 
-def estate() -> dict[str, list[dict[str, Any]]]:
+def snapshot() -> dict[str, list[dict[str, Any]]]:
     names = regions()
     with ThreadPoolExecutor(8) as pool:
         return dict(zip(names, pool.map(region_detectors, names)))
@@ -64,17 +65,6 @@ def main(argv: list[str]) -> int:
     command, path = argv[1], Path(argv[2])
     if command == "prepare":
         return prepare(path)
-    if command == "save":
-        path.write_text(json.dumps(estate(), default=str, sort_keys=True))
-        return 0
-    if command == "compare":
-        before = json.loads(path.read_text())
-        now = json.loads(json.dumps(estate(), default=str, sort_keys=True))
-        changed = sorted(r for r in set(before) | set(now) if before.get(r) != now.get(r))
-        for region in changed:
-            print(f"{region}: before {before.get(region)} now {now.get(region)}")
-        print(f"{len(now)} regions compared, {len(changed)} changed")
-        return 1 if changed else 0
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from estate import PREPARED_TAGS, estate, regions
+from estate import PREPARED_TAGS, regions, snapshot
 
 ROLE_PLANS = {
     "S3_DATA_EVENTS": {},
@@ -23,7 +23,7 @@ ROLE_PLANS = {
 
 @pytest.fixture(scope="module")
 def detectors() -> dict:
-    return estate()
+    return snapshot()
 
 
 @pytest.fixture(scope="module")
