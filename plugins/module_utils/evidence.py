@@ -233,6 +233,52 @@ def judge_config_recording(recorders: list[Mapping[str, Any]] | None) -> Verdict
     return Verdict(PASS, f"recorder {rec.get('name')} recording all supported resource types")
 
 
+def _logging_trails(trails: list[Mapping[str, Any]] | None) -> list[Mapping[str, Any]] | Verdict:
+    """The trails that record this region's API calls and are logging, or the verdict when none is."""
+    if trails is None:
+        return unknown("the region's trails could not be read")
+    logging = sorted((t for t in trails if t.get("logging")), key=lambda t: str(t.get("name")))
+    if not logging:
+        seen = ", ".join(sorted(f"{t.get('name')} (stopped)" for t in trails)) or "none"
+        return Verdict(FAIL, f"no CloudTrail trail records this region's API calls (trails seen: {seen})")
+    return logging
+
+
+def judge_cloudtrail_logging(trails: list[Mapping[str, Any]] | None) -> Verdict:
+    """``trails``: the trails covering the region, ``[{name, home_region, multi_region, logging,
+    log_file_validation, kms_key_id}]`` (multi-region trails of any home region included)."""
+    logging = _logging_trails(trails)
+    if isinstance(logging, Verdict):
+        return logging
+    first = next((t for t in logging if t.get("multi_region")), logging[0])
+    kind = (
+        f"multi-region, home {first.get('home_region')}" if first.get("multi_region") else "this region only"
+    )
+    return Verdict(PASS, f"trail {first.get('name')} ({kind}) logging")
+
+
+def judge_cloudtrail_log_file_validation(trails: list[Mapping[str, Any]] | None) -> Verdict:
+    logging = _logging_trails(trails)
+    if isinstance(logging, Verdict):
+        return logging
+    valid = [t for t in logging if t.get("log_file_validation")]
+    if not valid:
+        names = ", ".join(str(t.get("name")) for t in logging)
+        return Verdict(FAIL, f"log file validation off on {names}: altered or deleted log files go unnoticed")
+    return Verdict(PASS, f"trail {valid[0].get('name')} writes signed digest files")
+
+
+def judge_cloudtrail_kms(trails: list[Mapping[str, Any]] | None) -> Verdict:
+    logging = _logging_trails(trails)
+    if isinstance(logging, Verdict):
+        return logging
+    encrypted = [t for t in logging if t.get("kms_key_id")]
+    if not encrypted:
+        names = ", ".join(str(t.get("name")) for t in logging)
+        return Verdict(FAIL, f"log files of {names} are not encrypted with a KMS key (SSE-S3 only)")
+    return Verdict(PASS, f"trail {encrypted[0].get('name')} encrypts with {encrypted[0].get('kms_key_id')}")
+
+
 # --- The registry -----------------------------------------------------------------------------
 
 CHECKS: tuple[Check, ...] = (
@@ -344,6 +390,34 @@ CHECKS: tuple[Check, ...] = (
         "config:DescribeConfigurationRecorders, config:DescribeConfigurationRecorderStatus",
         judge_config_recording,
         "role gdpr.aws_monitoring.config_recorder (config_recorder_manage_existing for another recorder)",
+    ),
+    Check(
+        "cloudtrail_logging",
+        "Art. 30",
+        "CloudTrail records this region's API calls",
+        "region",
+        "cloudtrail:DescribeTrails (shadow trails included), cloudtrail:GetTrailStatus",
+        judge_cloudtrail_logging,
+        "role gdpr.aws_monitoring.cloudtrail (playbooks/cloudtrail.yml): one multi-region trail",
+    ),
+    Check(
+        "cloudtrail_log_file_validation",
+        "Art. 5(1)(f)",
+        "CloudTrail log file validation on",
+        "region",
+        "cloudtrail:DescribeTrails LogFileValidationEnabled",
+        judge_cloudtrail_log_file_validation,
+        "role gdpr.aws_monitoring.cloudtrail (validation always on; cloudtrail_adopt_existing_trail "
+        "for a trail it did not create)",
+    ),
+    Check(
+        "cloudtrail_kms",
+        "Art. 32",
+        "CloudTrail log files encrypted with KMS",
+        "region",
+        "cloudtrail:DescribeTrails KmsKeyId",
+        judge_cloudtrail_kms,
+        "role gdpr.aws_monitoring.cloudtrail (cloudtrail_kms_key_alias or cloudtrail_kms_key_arn)",
     ),
 )
 CHECKS_BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}

@@ -125,6 +125,13 @@ options:
         estates where the config_recorder role does not run.
     type: bool
     default: false
+  cloudtrail:
+    description:
+      - Judge CloudTrail in every region read (checks C(cloudtrail_logging), C(cloudtrail_log_file_validation),
+        C(cloudtrail_kms)) from the trails covering each region. Off by default, for estates where the
+        cloudtrail role does not run.
+    type: bool
+    default: false
   skip_checks:
     description: Check IDs not to run.
     type: list
@@ -413,6 +420,37 @@ def read_config_recorders(config: Any) -> list[dict[str, Any]]:
     ]
 
 
+# The CloudTrail checks, all judged from the same read of the trails covering a region.
+CLOUDTRAIL_CHECKS = {
+    "cloudtrail_logging": ev.judge_cloudtrail_logging,
+    "cloudtrail_log_file_validation": ev.judge_cloudtrail_log_file_validation,
+    "cloudtrail_kms": ev.judge_cloudtrail_kms,
+}
+
+
+def read_trails(clients: Any, region: str) -> list[dict[str, Any]]:
+    """The trails recording ``region`` (its own, and multi-region trails of any home region), each
+    with its logging status asked in its home region."""
+    found = clients("cloudtrail", region).describe_trails(includeShadowTrails=True, aws_retry=True)
+    trails = []
+    for trail in found.get("trailList") or []:
+        home = trail.get("HomeRegion") or region
+        if home != region and not trail.get("IsMultiRegionTrail"):
+            continue
+        status = clients("cloudtrail", home).get_trail_status(Name=trail["TrailARN"], aws_retry=True)
+        trails.append(
+            {
+                "name": trail.get("Name"),
+                "home_region": home,
+                "multi_region": bool(trail.get("IsMultiRegionTrail")),
+                "logging": bool(status.get("IsLogging")),
+                "log_file_validation": bool(trail.get("LogFileValidationEnabled")),
+                "kms_key_id": trail.get("KmsKeyId") or "",
+            }
+        )
+    return trails
+
+
 def read_region(region: str, clients: Any, params: dict[str, Any], skip: set[str]) -> dict[str, Any]:
     """Everything the checks of one region need; raises on an error (the region is then UNKNOWN)."""
     facts: dict[str, Any] = {}
@@ -446,6 +484,8 @@ def read_region(region: str, clients: Any, params: dict[str, Any], skip: set[str
         )
     if params["config_recording"] and "config_recording" not in skip:
         facts["recorders"] = read_config_recorders(clients("config", region))
+    if params["cloudtrail"] and not set(CLOUDTRAIL_CHECKS) <= skip:
+        facts["trails"] = read_trails(clients, region)
     return facts
 
 
@@ -563,12 +603,18 @@ class Judge:
             self.add("vpc_flow_logs", ev.judge_vpc_flow_logs(vpcs[vpc_id]), region, vpc_id)
         if "recorders" in facts:
             self.add("config_recording", ev.judge_config_recording(facts["recorders"]), region, "config")
+        if "trails" in facts:
+            for check_id, judge in CLOUDTRAIL_CHECKS.items():
+                self.add(check_id, judge(facts["trails"]), region, "cloudtrail")
 
     def failed_region(self, region: str, error: str) -> None:
         reason = f"the region could not be read: {error}"
         verdict = ev.unknown(reason)
         if self.params["config_recording"]:
             self.add("config_recording", verdict, region, "config")
+        if self.params["cloudtrail"]:
+            for check_id in CLOUDTRAIL_CHECKS:
+                self.add(check_id, verdict, region, "cloudtrail")
         for check_id in ("guardduty_detector", "guardduty_frequency", "guardduty_features"):
             self.add(check_id, verdict, region, "guardduty")
         for g in self.params["log_groups"]:
@@ -745,6 +791,7 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     max_log_age_seconds=dict(type="int", default=3600),
     vpc_flow_logs=dict(type="bool", default=False),
     config_recording=dict(type="bool", default=False),
+    cloudtrail=dict(type="bool", default=False),
     skip_checks=dict(type="list", elements="str", default=[]),
     max_concurrency=dict(type="int", default=0),
     variable_names=dict(type="dict", default={}),
