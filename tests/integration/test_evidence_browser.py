@@ -115,6 +115,7 @@ class DomRows(HTMLParser):
         self.table: str | None = None
         self.rows: dict[str, list[str]] = {}
         self.totals: dict[str, int] = {}
+        self.grid_regions: list[str] = []
         self.scripts = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -123,6 +124,8 @@ class DomRows(HTMLParser):
             self.table = a.get("id")
         elif tag == "tr" and self.table and a.get("class"):
             self.rows.setdefault(self.table, []).append(a["class"] or "")
+        elif tag == "tr" and self.table == "grid" and a.get("data-region"):
+            self.grid_regions.append(a["data-region"] or "")
         elif tag == "span" and a.get("data-count") is not None:
             self.totals[a["data-status"] or ""] = int(a["data-count"] or 0)
         elif tag in ("script", "img"):
@@ -145,6 +148,7 @@ def test_chromium_renders_the_report_with_its_rows_and_counts(tmp_path: Path) ->
     assert parsed.rows["problems"] == ["FAIL"] * total["FAIL"] + ["UNKNOWN"] * total["UNKNOWN"]
     assert len(parsed.rows["instances"]) == 2
     assert len(parsed.rows["region-eu-west-1"]) + len(parsed.rows["region-us-east-1"]) == 9
+    assert parsed.grid_regions == ["eu-west-1", "us-east-1"]
     # The hostile resource name is text in the browser, never an element.
     assert parsed.scripts == 0 and "&lt;img src=x onerror=alert(1)&gt;" in dom.stdout
 
