@@ -38,6 +38,13 @@ def guardduty_subscription_problems(value: Any, variable: str = "guardduty_alert
     return gr.subscription_problems(value, variable)
 
 
+def guardduty_principals(enabled: list[dict[str, Any]], covered: list[str] | None = None) -> list[str]:
+    """GuardDuty's service principals for bucket and key policies, from aws_region_info's ``regions``
+    (``region_name``, ``opt_in_status``) and the covered regions (empty: all of them)."""
+    statuses = {r["region_name"]: r.get("opt_in_status", "") for r in enabled}
+    return gr.guardduty_principals(list(covered or statuses), statuses)
+
+
 def aws_sdk_region(value: str | None, profile: str | None = None) -> str:
     """``value`` if set, else the region the AWS SDK would use (AWS_REGION, AWS_DEFAULT_REGION, the
     profile's ``region``), else ''. Read from the SDK's own configuration chain, no API call."""
@@ -60,5 +67,6 @@ class FilterModule:
             "guardduty_severity_threshold": guardduty_severity_threshold,
             "guardduty_severity_problems": guardduty_severity_problems,
             "guardduty_subscription_problems": guardduty_subscription_problems,
+            "guardduty_principals": guardduty_principals,
             "aws_sdk_region": aws_sdk_region,
         }

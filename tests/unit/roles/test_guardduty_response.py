@@ -5,14 +5,19 @@ cross-region event-bus targets, SQS targets and SNS -> SQS subscriptions. It doe
 targets, so the routing to the topic is proved with an SQS queue targeted beside the topic on the
 home region's rules, and the topic's delivery with an SQS subscription and a direct publish.
 
-  * --check first changes nothing; the first run builds it; the second is changed=0 and keeps a
+  * --check first (with the export) changes nothing; the first run builds it; the second is
+    changed=0 and keeps a
     target someone else put on the rules;
   * a finding-shaped event of severity 8 put in a non-home region reaches the home region's queue,
     one of severity 2 does not; a tamper event (DeleteDetector) does;
   * the topic is encrypted with a customer managed key whose policy lets EventBridge use it, and
     its policy lets only this account's EventBridge publish; subscriptions are counted;
   * bad input (severity out of range, malformed email and queue ARN, a home region the account has
-    not enabled) fails before any write, naming the variable.
+    not enabled, a bucket name S3 refuses) fails before any write, naming the variable.
+
+The export's publishing destinations are not on moto (HTTP 404): with guardduty_export the role
+would fail there; tests/unit/plugins/modules/test_guardduty_publishing_destinations.py covers them
+with botocore's Stubber.
 """
 
 from __future__ import annotations
@@ -165,10 +170,18 @@ def test_alerts_check_converge_idempotent_and_delivered(aws, tmp_path):
         ],
     }
 
-    checked = run_role(tmp_path, extra, "--check", "--diff")
+    # --check with the export too: moto has no detector here, so the destinations are only planned
+    # (the calls moto lacks are never made); key, bucket, topic, rules and role are planned as well.
+    checked = run_role(tmp_path, {**extra, "guardduty_export": True}, "--check", "--diff")
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert recap(checked)["changed"] > 0
+    planned = result_fact(checked)
+    assert [d["actions"] for d in planned["export"]["destinations"]] == [
+        ["create_publishing_destination"]
+    ] * 2
+    assert planned["export"]["bucket"]["name"] == f"gdpr-guardduty-findings-{ACCOUNT}-{HOME}"
     assert nothing_exists() == []
+    assert client("s3").list_buckets()["Buckets"] == []
 
     first = run_role(tmp_path, extra)
     assert first.returncode == 0, first.stdout[-3000:]
@@ -267,6 +280,10 @@ def test_alerts_check_converge_idempotent_and_delivered(aws, tmp_path):
             {"guardduty_home_region": "eu-west-9"},
             ["guardduty_home_region: eu-west-9 is not a region enabled"],
         ),
+        (
+            {"guardduty_export": True, "guardduty_export_bucket": "Findings_Bucket"},
+            ["guardduty_export_bucket", "Findings_Bucket"],
+        ),
     ],
 )
 def test_bad_input_fails_before_any_write_naming_the_variable(aws, tmp_path, extra, named):
@@ -275,3 +292,4 @@ def test_bad_input_fails_before_any_write_naming_the_variable(aws, tmp_path, ext
     for text in named:
         assert text in refused.stdout, refused.stdout[-2000:]
     assert nothing_exists() == []
+    assert client("s3").list_buckets()["Buckets"] == []

@@ -202,3 +202,48 @@ def test_parse_topic_arn():
     assert gr.parse_topic_arn(TOPIC) == ("aws", "eu-west-1", "123456789012", "gdpr-guardduty-findings")
     with pytest.raises(gr.InvalidInput):
         gr.parse_topic_arn("arn:aws:sqs:eu-west-1:123456789012:q")
+
+
+BUCKET = "arn:aws:s3:::gdpr-guardduty-findings-123456789012-eu-west-1"
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/k1"
+
+
+def _dest(arn: str, key: str) -> dict:
+    return gr.destination_view(
+        {
+            "DestinationId": "d1",
+            "DestinationType": "S3",
+            "Status": "PUBLISHING",
+            "DestinationProperties": {"DestinationArn": arn, "KmsKeyArn": key},
+        }
+    )
+
+
+def test_plan_destination_create_keep_update_and_refuse_a_users_export():
+    plan = gr.plan_destination("det", [], BUCKET, KEY, replace=False)
+    assert [(a.kind, a.params["DestinationProperties"]) for a in plan.actions] == [
+        ("create_publishing_destination", {"DestinationArn": BUCKET, "KmsKeyArn": KEY})
+    ]
+    assert gr.plan_destination("det", [_dest(BUCKET, KEY)], BUCKET, KEY, replace=False).actions == []
+    update = gr.plan_destination(
+        "det", [_dest(BUCKET + "/old", "arn:aws:kms:eu-west-1:1:key/old")], BUCKET, KEY, False
+    )
+    assert [a.kind for a in update.actions] == ["update_publishing_destination"]
+    assert update.actions[0].params["DestinationId"] == "d1"
+    theirs = gr.plan_destination(
+        "det", [_dest("arn:aws:s3:::theirs", KEY)], BUCKET, KEY, False, "guardduty_x"
+    )
+    assert theirs.actions == [] and "set guardduty_x=true" in theirs.conflict
+    replaced = gr.plan_destination("det", [_dest("arn:aws:s3:::theirs", KEY)], BUCKET, KEY, True)
+    assert [a.kind for a in replaced.actions] == [
+        "update_publishing_destination"
+    ] and replaced.conflict is None
+
+
+def test_guardduty_principals_add_the_regional_ones_of_opt_in_regions_covered():
+    statuses = {"eu-west-1": "opt-in-not-required", "af-south-1": "opted-in", "me-south-1": "opted-in"}
+    assert gr.guardduty_principals(["eu-west-1", "af-south-1"], statuses) == [
+        "guardduty.amazonaws.com",
+        "guardduty.af-south-1.amazonaws.com",
+    ]
+    assert gr.guardduty_principals(["eu-west-1"], statuses) == ["guardduty.amazonaws.com"]
