@@ -48,11 +48,20 @@ ROLES = [
     "cloudwatch_agent_windows",
     "flow_logs",
     "config_recorder",
+    "cloudtrail",
 ]
 # Roles whose booleans are known not to survive ``-e`` yet: {role: reason}. Marked xfail(strict=True),
 # so the mark has to go as soon as the role is fixed.
 KNOWN_BROKEN: dict[str, str] = {}
-CONTROLLER_ROLES = {"guardduty", "agent_iam", "log_groups", "log_archive", "flow_logs", "config_recorder"}
+CONTROLLER_ROLES = {
+    "guardduty",
+    "agent_iam",
+    "log_groups",
+    "log_archive",
+    "flow_logs",
+    "config_recorder",
+    "cloudtrail",
+}
 ENTRY_POINTS: dict[str, list[str]] = {
     "guardduty": ["main"],
     "agent_iam": ["main"],
@@ -62,6 +71,7 @@ ENTRY_POINTS: dict[str, list[str]] = {
     "cloudwatch_agent_windows": ["validate", "render", "plan"],
     "flow_logs": ["main"],
     "config_recorder": ["main"],
+    "cloudtrail": ["main"],
 }
 # Non-boolean settings each entry point needs to run without a real estate.
 PLAY_VARS: dict[str, dict[str, Any]] = {
@@ -80,6 +90,7 @@ PLAY_VARS: dict[str, dict[str, Any]] = {
     },
     "flow_logs": {"flow_logs_regions": ["eu-west-1"]},
     "config_recorder": {"config_recorder_regions": ["eu-west-1"], "config_recorder_home_region": "eu-west-1"},
+    "cloudtrail": {"cloudtrail_home_region": "eu-west-1", "cloudtrail_data_event_buckets": ["booleans-data"]},
     "cloudwatch_agent_linux": {
         "cloudwatch_agent_linux_web_servers": ["apache", "nginx"],
         # an Amazon Linux 2023 host with an agent too old for the journal: the upgrade boolean decides
