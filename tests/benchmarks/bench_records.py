@@ -3,11 +3,13 @@ AWS (38) takes at most 2x its time over ONE region, in one run each, 150 ms adde
 round trips) by the fault proxy (tests/benchmarks/latency.py).
 
 One entry of ROLES per role: the play and its variables for one region and for all. To add a role
-(cloudtrail), append a ``RecordsRole``; the gate and the printing pick it up.
+, append a ``RecordsRole``; the gate and the printing pick it up.
   * flow_logs: every VPC of the regions (``flow_logs_all_vpcs``); moto gives each region a default
     VPC, so all regions means 38 flow logs, 38 log groups, 38 KMS keys (the log_groups role's key per
     region).
   * config_recorder: a recorder, delivery channel and recording in each region, one bucket and key.
+  * cloudtrail: one multi-region trail, its key, bucket, log group, role and 14 CIS alarms in the home
+    region whatever the regions: the same play both sides (checked from every region afterwards).
 Each run starts on a freshly reset moto and must converge (checked with boto3 afterwards). An
 untimed warm-up run first lets moto build its service apps; the sides are interleaved and the
 medians compared.
@@ -42,6 +44,21 @@ def config_converged(regions: list[str]) -> None:
             raise SystemExit(f"config_recorder: not recording in {region}")
 
 
+def cloudtrail_converged(regions: list[str]) -> None:
+    """One multi-region trail, logging, seen from every region (and its 14 CIS alarms at home)."""
+    for region in regions:
+        trails = boto3.client("cloudtrail", region_name=region).describe_trails()["trailList"]
+        multi = [t for t in trails if t.get("IsMultiRegionTrail")]
+        if len(multi) != 1:
+            raise SystemExit(f"cloudtrail: {len(multi)} multi-region trails seen from {region}")
+    home = boto3.client("cloudtrail", region_name=lat.HOME_REGION)
+    if not home.get_trail_status(Name=multi[0]["TrailARN"])["IsLogging"]:
+        raise SystemExit("cloudtrail: the trail is not logging")
+    alarms = boto3.client("cloudwatch", region_name=lat.HOME_REGION).describe_alarms(AlarmNamePrefix="cis-")
+    if len(alarms["MetricAlarms"]) != 14:
+        raise SystemExit("cloudtrail: not the 14 CIS alarms")
+
+
 @dataclass(frozen=True)
 class RecordsRole:
     name: str  # playbooks/<name>.yml
@@ -62,6 +79,14 @@ ROLES: list[RecordsRole] = [
         lambda region: {"config_recorder_regions": [region]},
         {},
         config_converged,
+    ),
+    # One multi-region trail whatever the number of regions: "all" only differs in what the
+    # convergence check reads (every region sees the trail). The figure shows the role does not grow.
+    RecordsRole(
+        "cloudtrail",
+        lambda region: {"cloudtrail_home_region": region, "log_groups_data_protection": False},
+        {"cloudtrail_home_region": lat.HOME_REGION, "log_groups_data_protection": False},
+        cloudtrail_converged,
     ),
 ]
 
