@@ -46,7 +46,7 @@ def corpus() -> str:
 CORPUS = corpus()
 
 
-@pytest.mark.parametrize(("file", "name"), exported_filters(), ids=lambda v: str(v))
+@pytest.mark.parametrize(("file", "name"), exported_filters(), ids=str)
 def test_filter_is_used_or_documented(file, name):
     if name in PENDING:
         assert f"gdpr.aws_monitoring.{name}" not in CORPUS, f"{name} is used now: take it off PENDING"
