@@ -88,6 +88,20 @@ def drift_agent_role(admin: boto3.Session, endpoint: str) -> None:
     )
 
 
+def drift_alert_topic(admin: boto3.Session, endpoint: str) -> None:
+    """Someone renamed the alert topic by hand: the next run puts its display name back."""
+    admin.client("sns", endpoint_url=endpoint, region_name="eu-west-1").set_topic_attributes(
+        TopicArn=f"arn:aws:sns:eu-west-1:{ACCOUNT}:gdpr-guardduty-findings",
+        AttributeName="DisplayName",
+        AttributeValue="renamed",
+    )
+
+
+EXPORT_ON_AWS_ONLY = (
+    "the findings export (guardduty_export): moto has no publishing destinations; Stubber-tested"
+)
+
+
 # flow_logs_data_protection is off by default (it would mask the addresses); moto lacks the calls.
 FLOW_LOGS_MASKING = "flow_logs_data_protection (off by default); not implemented by moto"
 
@@ -185,6 +199,55 @@ PLAYS: list[ControllerPlay] = [
             "ec2:CreateTags": "CreateFlowLogs with TagSpecifications",
         },
         enforced=False,  # not measured whether moto's enforcement answers EC2 flow logs and KMS alike
+    ),
+    ControllerPlay(
+        "guardduty_response",
+        extra_vars={
+            "guardduty_regions": REGIONS,
+            "guardduty_home_region": "eu-west-1",
+            "guardduty_export": False,
+            "guardduty_alert_subscriptions": [{"protocol": "email", "endpoint": "dpo@example.com"}],
+        },
+        update_vars={
+            "guardduty_alert_severity": "MEDIUM",
+            "guardduty_alert_subscriptions": [{"protocol": "email", "endpoint": "oncall@example.com"}],
+        },
+        before_update=drift_alert_topic,
+        not_on_moto={
+            action: EXPORT_ON_AWS_ONLY
+            for action in (
+                "guardduty:ListDetectors",
+                "guardduty:ListPublishingDestinations",
+                "guardduty:DescribePublishingDestination",
+                "guardduty:CreatePublishingDestination",
+                "guardduty:UpdatePublishingDestination",
+                "s3:CreateBucket",
+                "s3:ListBucket",
+                "s3:GetBucketLocation",
+                "s3:GetBucketTagging",
+                "s3:PutBucketTagging",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:GetBucketOwnershipControls",
+                "s3:PutBucketOwnershipControls",
+                "s3:GetEncryptionConfiguration",
+                "s3:PutEncryptionConfiguration",
+                "s3:GetBucketPolicy",
+                "s3:PutBucketPolicy",
+                "s3:GetLifecycleConfiguration",
+                "s3:PutLifecycleConfiguration",
+                "s3:GetBucketVersioning",
+                "s3:PutBucketVersioning",
+            )
+        },
+        server_side={
+            "iam:PassRole": "EventBridge checks it when a rule's target names the forwarder role",
+            "iam:TagRole": "CreateRole with tags",
+            "events:TagResource": "PutRule with tags",
+            "sns:TagResource": "CreateTopic with tags",
+            "kms:TagResource": "CreateKey with tags",
+        },
+        enforced=False,  # not measured whether moto's enforcement answers EventBridge and SNS alike
     ),
 ]
 BY_NAME = {p.name: p for p in PLAYS}
