@@ -49,6 +49,12 @@ def web(host: Host) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
+def journald_only(host: Host) -> bool:
+    """The host without rsyslog: auth and system messages come from the journal (test_journald.py)."""
+    return bool(HOST_VARS[host.backend.name].get("cwagent_test_journald_only"))
+
+
+@pytest.fixture(scope="module")
 def fragment(host: Host) -> dict:
     return json.loads(host.file(STORED).content_string)
 
@@ -58,8 +64,10 @@ def logs() -> Any:
     return boto3.client("logs", region_name="eu-west-1")
 
 
-def expected_files(web: dict[str, int]) -> dict[str, str]:
+def expected_files(web: dict[str, int], journald_only: bool = False) -> dict[str, str]:
     files = dict(SYSTEM_PATHS)
+    if journald_only:  # nothing writes auth.log or syslog there
+        files = {path: source for path, source in files.items() if source == "system/audit"}
     for server in web:
         files.update(DEBIAN_PATHS[server])
     if len(web) == 2:
@@ -82,11 +90,14 @@ def test_service_enabled_and_running(host: Host) -> None:
     assert status["configstatus"] == "configured"
 
 
-def test_fragment_collects_this_hosts_logs(fragment: dict, web: dict[str, int]) -> None:
+def test_fragment_collects_this_hosts_logs(fragment: dict, web: dict[str, int], journald_only: bool) -> None:
     entries = fragment["logs"]["logs_collected"]["files"]["collect_list"]
     got = {e["file_path"]: e["log_group_name"] for e in entries}
-    want = {path: f"{PREFIX}/{source}" for path, source in expected_files(web).items()}
+    want = {path: f"{PREFIX}/{source}" for path, source in expected_files(web, journald_only).items()}
     assert got == want
+    journal = fragment["logs"]["logs_collected"].get("journald", {}).get("collect_list", [])
+    want_journal = [f"{PREFIX}/system/auth", f"{PREFIX}/system/syslog"] if journald_only else []
+    assert [e["log_group_name"] for e in journal] == want_journal
     assert all("retention_in_days" not in e for e in entries)  # the log_groups module sets retention
     assert {e["log_stream_name"] for e in entries} == {"{instance_id}"}
     assert fragment["logs"]["endpoint_override"].startswith("http://127.0.0.1:")
@@ -125,8 +136,13 @@ def test_users_fragment_survives(host: Host) -> None:
     assert f"{PREFIX}/system/auth" in translated
 
 
-def test_read_access_by_group_not_chmod(host: Host, web: dict[str, int]) -> None:
+def test_read_access_by_group_not_chmod(host: Host, web: dict[str, int], journald_only: bool) -> None:
     assert "adm" in host.user("cwagent").groups
+    # the journal is read through its group, where the agent reads it; the agent is never root
+    assert ("systemd-journal" in host.user("cwagent").groups) is journald_only
+    if journald_only:
+        assert not host.file("/var/log/auth.log").exists
+        return
     assert host.file("/var/log/auth.log").mode == 0o640
     if "apache" in web:
         assert host.file("/var/log/apache2").mode == 0o750
