@@ -140,7 +140,8 @@ topic:
   description: The topic's ARN, KMS key and subscriptions (C(total), C(confirmed), C(pending), C(endpoints)).
   returned: always
   type: dict
-  sample: {"arn": "arn:aws:sns:eu-west-1:123456789012:gdpr-guardduty-findings", "kms_master_key_id": "arn:aws:kms:...", "subscriptions": {"total": 1, "confirmed": 0, "pending": 1}}
+  sample: {"arn": "arn:aws:sns:eu-west-1:123456789012:gdpr-guardduty-findings", "kms_master_key_id": "arn:aws:kms:...",
+           "subscriptions": {"total": 1, "confirmed": 0, "pending": 1}}
 threshold:
   description: The numeric severity threshold used.
   returned: always

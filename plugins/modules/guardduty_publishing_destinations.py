@@ -113,7 +113,8 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
 ARGUMENT_SPEC: dict[str, Any] = {
     "regions": {"type": "list", "elements": "str"},
     "destination_arn": {"type": "str", "required": True},
-    "kms_key_arn": {"type": "str", "required": True},
+    # A key's ARN names the key; it is not a secret (validate-modules guesses from the name).
+    "kms_key_arn": {"type": "str", "required": True, "no_log": False},
     "replace_existing": {"type": "bool", "default": False},
     "max_concurrency": {"type": "int", "default": 0},
     "variable_names": {"type": "dict", "default": {}},

@@ -49,7 +49,7 @@ def test_subscription_problems_name_each_bad_entry():
         "dpo@example.com",
     ]
     problems = gr.subscription_problems(subs, "subs")
-    assert [p.split(":")[0] for p in problems] == [
+    assert [p.split(":", maxsplit=1)[0] for p in problems] == [
         "subs[1].endpoint",
         "subs[2].endpoint",
         "subs[4].endpoint",
