@@ -76,7 +76,9 @@ def wait_ready(endpoint: str, timeout: float = 30.0) -> None:
 def reset(endpoint: str) -> None:
     """Drop all state in the embedded AWS (cheap isolation between tests)."""
     req = urllib.request.Request(endpoint + "/moto-api/reset", method="POST", data=b"")
-    with urllib.request.urlopen(req, timeout=10):
+    # A reset drops every backend of every region: on a loaded 2-core machine (CI runs three lanes
+    # at once) it has taken over 10 s, and a fixture's timeout is a failed test, not a slow one.
+    with urllib.request.urlopen(req, timeout=120):
         pass
 
 
