@@ -411,8 +411,19 @@ def test_policy_allows_exactly_what_the_play_calls(estate: Estate, request: pyte
     assert sorted(unused) == [], f"docs/iam/{name}.json allows unused actions"
 
 
+# Plays site.yml runs whose documents are not yet proved by a recording above (each with why).
+# site.json must still include them: without their actions a site.yml run under site.json fails.
+UNRECORDED_SITE_PLAYS = {
+    # The proxy logs S3 calls by operation (s3:HeadBucket), not by IAM action (s3:ListBucket), so a
+    # play that manages a log_archive bucket cannot be proved by the recording yet.
+    "cloudtrail": "manages a log_archive bucket",
+    "config_recorder": "manages a log_archive bucket",
+}
+
+
 def test_site_policy_is_the_union_of_the_roles_plus_the_inventory() -> None:
-    union = set().union(*(policy_actions(p.name) for p in PLAYS if p.in_site))
+    names = {p.name for p in PLAYS if p.in_site} | set(UNRECORDED_SITE_PLAYS)
+    union = set().union(*(policy_actions(name) for name in names))
     assert policy_actions("site") == union | INVENTORY_ACTIONS
 
 
