@@ -20,7 +20,13 @@ _spec = importlib.util.spec_from_file_location("survey_from_argspec", ROOT / "to
 survey_tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(survey_tool)
 
-ROLES = sorted(p.parent.parent for p in ROOT.glob("roles/*/meta/argument_specs.yml"))
+# Roles a job template runs: those with a `main` entry point. A library role (log_archive: only the
+# entry points other roles include) is never a job template, so it has no survey.
+ROLES = sorted(
+    p.parent.parent
+    for p in ROOT.glob("roles/*/meta/argument_specs.yml")
+    if "main" in (yaml.safe_load(p.read_text())["argument_specs"] or {})
+)
 
 OPTIONS = {
     "demo_name": {"type": "str", "default": "x", "description": "Name, e.g. C(web)."},
