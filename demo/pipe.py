@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """`make demo`: show the pipe working, end to end, after the site run.
 
 One HTTP request to each demo web server (a page that does not exist: the 404 is logged too) and one

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """`make demo`'s runs of site.yml, short on the terminal.
 
 Runs the real site.yml through ansible-runner (the engine AWX uses), prints one line per play with

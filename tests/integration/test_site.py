@@ -323,7 +323,7 @@ def test_check_mode_writes_no_report(site: dict[str, Any]) -> None:
 
 
 def test_report_json_has_one_row_per_check_and_resource(site: dict[str, Any]) -> None:
-    data, _, _ = _report_files(site["reports"]["second"])
+    data, _csv, _html = _report_files(site["reports"]["second"])
     header, rows = data["header"], data["rows"]
     account = boto3.client("sts", region_name="eu-west-1").get_caller_identity()["Account"]
     # Every region enabled for the account, as the module defines it (opted in or not needing it).
@@ -348,7 +348,7 @@ def test_report_json_has_one_row_per_check_and_resource(site: dict[str, Any]) ->
         return {(r["region"], r["resource"]) for r in rows if r["check_id"] == check_id}
 
     for check_id in ("guardduty_detector", "guardduty_frequency", "guardduty_features"):
-        assert {region for region, _ in resources(check_id)} == set(regions), check_id
+        assert {region for region, _resource in resources(check_id)} == set(regions), check_id
     groups = {
         (region, name)
         for region in REGIONS
@@ -388,7 +388,7 @@ def test_report_csv_and_html_carry_the_same_rows(site: dict[str, Any]) -> None:
 
 def test_every_run_reports_the_estate_it_left(site: dict[str, Any]) -> None:
     """The first run's report is read after its own changes: already all PASS."""
-    first, _, _ = _report_files(site["reports"]["first"])
+    first, _csv, _html = _report_files(site["reports"]["first"])
     _assert_only_unanswerable_unknown(first["rows"])
 
 
@@ -401,7 +401,7 @@ def test_drift_is_flagged_exactly_with_its_articles(site: dict[str, Any]) -> Non
 
 
 def test_site_again_fixes_the_drift(site: dict[str, Any]) -> None:
-    rows, _, _ = _report_files(site["reports"]["fix"])
+    rows, _csv, _html = _report_files(site["reports"]["fix"])
     _assert_only_unanswerable_unknown(rows["rows"])
     central = site["fixed"]["regions"]["eu-central-1"]
     assert [d["status"] for d in central["guardduty"]] == ["ENABLED"]

@@ -178,7 +178,7 @@ def test_agent_iam_refusals_write_nothing_then_adoption_on_purpose_works(aws, tm
         "agent_iam_instance_filters": {"tag:gdpr_monitoring": "true"},
         "agent_iam_regions": ["eu-west-1"],
     }
-    _, refused = run_cases(
+    _results, refused = run_cases(
         tmp_path,
         "agent_iam",
         {
@@ -262,7 +262,7 @@ def test_own_role_gets_the_callers_partition_and_is_recognised_on_the_next_run(a
 
 
 def test_key_of_another_region_and_empty_prefix_are_refused_before_anything_exists(aws, tmp_path):
-    _, refused = run_cases(
+    _results, refused = run_cases(
         tmp_path,
         "log_groups",
         {
