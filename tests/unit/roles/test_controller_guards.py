@@ -92,7 +92,9 @@ def run_role(tmp_path: Path, role: str, extra_vars: dict[str, Any]) -> subproces
     return _ansible_playbook(playbook, extra_vars)
 
 
-def _case_tasks(role: str, name: str, case_vars: dict[str, Any]) -> dict[str, Any]:
+def _case_tasks(
+    role: str, name: str, case_vars: dict[str, Any], tasks_from: str | None = None
+) -> dict[str, Any]:
     """The role with ``case_vars`` in a block whose rescue records the failure instead of ending the
     run; either way the case's outcome (and the role's site-summary fact) lands in guards_results."""
     record = "{{ guards_results | default({}) | combine({%r: %s}) }}"
@@ -104,7 +106,10 @@ def _case_tasks(role: str, name: str, case_vars: dict[str, Any]) -> dict[str, An
         "block": [
             {
                 "name": f"{role} for case {name}",
-                "ansible.builtin.include_role": {"name": f"gdpr.aws_monitoring.{role}"},
+                "ansible.builtin.include_role": {
+                    "name": f"gdpr.aws_monitoring.{role}",
+                    **({"tasks_from": tasks_from} if tasks_from else {}),
+                },
                 "vars": case_vars,
             },
             {
@@ -124,12 +129,12 @@ def _case_tasks(role: str, name: str, case_vars: dict[str, Any]) -> dict[str, An
 
 
 def run_cases(
-    tmp_path: Path, role: str, cases: dict[str, dict[str, Any]]
+    tmp_path: Path, role: str, cases: dict[str, dict[str, Any]], tasks_from: str | None = None
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]]:
     """Run ``role`` once per case (in order) in ONE ansible-playbook run; return the run and, per
     case, ``{"failed": bool, "msg": the failure message}`` (``summary``: agent_iam's result fact)."""
     results_path = tmp_path / f"{role}-cases.json"
-    tasks = [_case_tasks(role, name, case_vars) for name, case_vars in cases.items()]
+    tasks = [_case_tasks(role, name, case_vars, tasks_from) for name, case_vars in cases.items()]
     tasks.append(
         {
             "name": "Write every case's outcome",
