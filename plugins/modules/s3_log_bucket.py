@@ -126,6 +126,7 @@ except ImportError:  # AnsibleAWSModule reports the missing SDK itself
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import log_archive as plan
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.backoff import retry_policy
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import error_code, retry_decorator
 
 # Error codes meaning "this bucket has no such configuration", per read.
@@ -247,14 +248,27 @@ def differences(current: dict[str, Any] | None, want: dict[str, Any], days: int)
     return diff
 
 
+def await_bucket(s3: Any, name: str) -> None:
+    """HeadBucket until a new bucket answers. Not the SDK's bucket_exists waiter: it gives up at the
+    first 503 (SlowDown, which a HEAD answers without a code) since the module's clients leave
+    retries to the collection's policy; that policy also retries 404 here (S3 is eventually
+    consistent right after CreateBucket)."""
+    retry_policy(extra_codes=("404", "NotFound", "NoSuchBucket")).call(s3.head_bucket, Bucket=name)
+
+
 def apply(s3: Any, name: str, region: str, diff: dict[str, Any]) -> None:
-    """Write ``diff``; creation first (with its ownership), tags last (they mark the bucket as ours)."""
+    """Write ``diff``; creation first (with its ownership), then the tags that mark the bucket as
+    ours, then the rest: a run cut short after creation leaves a bucket the next run recognises as
+    its own and finishes, rather than one it must refuse as someone else's."""
     if diff.get("create"):
         kwargs: dict[str, Any] = {"Bucket": name, "ObjectOwnership": "BucketOwnerEnforced"}
         if region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
         s3.create_bucket(aws_retry=True, **kwargs)
-        s3.get_waiter("bucket_exists").wait(Bucket=name)
+        await_bucket(s3, name)
+    if "tags" in diff:
+        tag_set = [{"Key": k, "Value": v} for k, v in sorted(diff["tags"].items())]
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_set}, aws_retry=True)
     if "public_access_block" in diff:
         s3.put_public_access_block(
             Bucket=name, PublicAccessBlockConfiguration=diff["public_access_block"], aws_retry=True
@@ -277,9 +291,6 @@ def apply(s3: Any, name: str, region: str, diff: dict[str, Any]) -> None:
         s3.put_bucket_lifecycle_configuration(
             Bucket=name, LifecycleConfiguration={"Rules": diff["lifecycle"]}, aws_retry=True
         )
-    if "tags" in diff:
-        tag_set = [{"Key": k, "Value": v} for k, v in sorted(diff["tags"].items())]
-        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_set}, aws_retry=True)
 
 
 def main() -> None:
