@@ -199,8 +199,22 @@ def test_refusals_name_the_callers_variables_and_write_nothing(converged, tmp_pa
     s3().put_bucket_tagging(
         Bucket="someone-elses-logs", Tagging={"TagSet": [{"Key": "team", "Value": "app"}]}
     )
+    foreign_key = kms().create_key(Description="the app team's")["KeyMetadata"]["Arn"]
+    kms().create_alias(AliasName="alias/someone-elses", TargetKeyId=foreign_key)
+    foreign_policy = kms().get_key_policy(KeyId=foreign_key, PolicyName="default")["Policy"]
     tasks = [
         include("kms_key", {"log_archive_key_alias": ALIAS, "log_archive_key_region": REGION}),
+        refusal(
+            "foreign_key",
+            include(
+                "kms_key",
+                {
+                    "log_archive_key_alias": "alias/someone-elses",
+                    "log_archive_key_region": REGION,
+                    "log_archive_key_service_statements": [{**WRITE, "Sid": "TakeOver"}],
+                },
+            ),
+        ),
         refusal("shorter", include("bucket", bucket_vars(log_archive_bucket_retention_days=10))),
         refusal("foreign", include("bucket", bucket_vars(log_archive_bucket_name="someone-elses-logs"))),
         refusal("invalid", include("bucket", bucket_vars(log_archive_bucket_name="Bad_Name"))),
@@ -219,6 +233,10 @@ def test_refusals_name_the_callers_variables_and_write_nothing(converged, tmp_pa
     assert "caller_adopt: true" in msgs["foreign"]
     assert "caller_bucket: 'Bad_Name' is not a valid S3 bucket name" in msgs["invalid"]
     assert "alias/aws/" in msgs["alias"]
+    # A key the collection did not create is never taken over (amazon.aws.kms_key replaced its policy).
+    assert f"alias/someone-elses in {REGION} names the key {foreign_key}" in msgs["foreign_key"]
+    assert kms().get_key_policy(KeyId=foreign_key, PolicyName="default")["Policy"] == foreign_policy
+    assert kms().list_resource_tags(KeyId=foreign_key)["Tags"] == []
     assert lifecycle_days() == 30
     foreign_tags = s3().get_bucket_tagging(Bucket="someone-elses-logs")["TagSet"]
     assert foreign_tags == [{"Key": "team", "Value": "app"}]
