@@ -17,7 +17,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.log_archive import policies_equal
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.log_archive import (
+    merged_policy,
+    policies_equal,
+)
 
 # On every key the collection creates, from CreateKey on (value: the key's alias). A run that died
 # between CreateKey and CreateAlias left a key without its alias; the next run finds it by this tag.
@@ -63,17 +66,6 @@ def key_policy(
         "Resource": "*",
     }
     return {"Version": "2012-10-17", "Id": policy_id, "Statement": [admin, *statements]}
-
-
-def merged_policy(current: dict[str, Any] | None, wanted: dict[str, Any]) -> dict[str, Any]:
-    """``wanted`` plus every statement of ``current`` whose Sid ``wanted`` does not have.
-
-    A statement someone added to the key's policy (a reader, a deny) is kept: the collection writes
-    its own statements by Sid and never removes another one.
-    """
-    own = {s.get("Sid") for s in wanted["Statement"]}
-    kept = [s for s in (current or {}).get("Statement", []) if not s.get("Sid") or s.get("Sid") not in own]
-    return {**wanted, "Statement": [*wanted["Statement"], *kept]}
 
 
 @dataclass

@@ -91,6 +91,21 @@ def desired_policy(
     return {"Version": "2012-10-17", "Statement": list(service_statements) + statements}
 
 
+def merged_policy(
+    current: dict[str, Any] | None, wanted: dict[str, Any], dropped: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """``wanted`` plus every statement of ``current`` whose Sid neither ``wanted`` nor ``dropped`` has.
+
+    The collection writes its statements by Sid and never removes another one: a statement someone
+    added (a reader, a deny), or another service's delivery statements in a bucket several services
+    share (each under its own prefix), stays. ``dropped``: Sids of the collection's own statements a
+    caller no longer wants (they are removed, not kept as someone else's).
+    """
+    own = {s.get("Sid") for s in wanted["Statement"]} | set(dropped)
+    kept = [s for s in (current or {}).get("Statement", []) if not s.get("Sid") or s.get("Sid") not in own]
+    return {**wanted, "Statement": [*wanted["Statement"], *kept]}
+
+
 def _canonical(value: Any) -> Any:
     """Policy JSON in a comparable form: one-element lists are scalars, dict order is irrelevant."""
     if isinstance(value, dict):

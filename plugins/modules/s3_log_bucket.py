@@ -15,7 +15,9 @@ description:
     GuardDuty exports) - Block Public Access (all four settings), object ownership
     C(BucketOwnerEnforced), versioning, default encryption (SSE-KMS with a bucket key when
     O(kms_key_arn) is given, SSE-S3 otherwise), a policy made of the caller's service statements plus
-    a TLS-only deny (and a deny of uploads not encrypted with aws:kms), a lifecycle rule expiring
+    a TLS-only deny (and a deny of uploads not encrypted with aws:kms), merged by C(Sid) with the policy
+    the bucket has - statements the module does not write (another service's, in a bucket several
+    services share under their own prefixes, or one the user added) are kept - a lifecycle rule expiring
     current and noncurrent objects after O(retention_days), and tags (existing tags are kept).
   - Everything is read first; nothing is written when the name is invalid, when the bucket exists
     without the collection's C(gdpr-monitoring:managed-by) tag and O(adopt_existing) is false, when it
@@ -45,7 +47,7 @@ options:
     type: bool
     default: false
   adopt_existing:
-    description: Take over an existing bucket that lacks the collection's tag (its policy is replaced).
+    description: Take over an existing bucket that lacks the collection's tag (its policy gets the collection's statements; its other statements are kept).
     type: bool
     default: false
   service_statements:
@@ -195,7 +197,8 @@ def refusal(params: dict[str, Any], region: str, current: dict[str, Any] | None)
         return (
             f"{names['name']}: the bucket '{name}' exists and was not created by gdpr.aws_monitoring (no "
             f"{plan.MANAGED_BY_KEY} tag): choose another name, or set {names['adopt_existing']}: true to take "
-            "it over (its policy, encryption and lifecycle rule are then replaced). Nothing was changed."
+            "it over (its encryption and lifecycle rule are then set, and its policy gets the collection's statements). "
+            "Nothing was changed."
         )
     if current["region"] != region:
         return f"{names['name']}: the bucket '{name}' is in {current['region']}, not {region}. Nothing was changed."
@@ -211,15 +214,19 @@ def refusal(params: dict[str, Any], region: str, current: dict[str, Any] | None)
     return None
 
 
-def desired(params: dict[str, Any], region: str) -> dict[str, Any]:
+def desired(params: dict[str, Any], region: str, current: dict[str, Any] | None) -> dict[str, Any]:
+    """The bucket's configuration; the policy keeps every statement the collection does not write
+    (another service's delivery statements in a shared bucket, a statement the user added)."""
+    wanted_policy = plan.desired_policy(
+        params["name"], region, params["service_statements"], params["require_kms_upload"]
+    )
+    dropped = () if params["require_kms_upload"] else (plan.KMS_UPLOAD_SID,)
     return {
         "public_access_block": plan.public_access_block(),
         "object_ownership": "BucketOwnerEnforced",
         "encryption": plan.encryption_rule(params["kms_key_arn"]),
         "versioning": "Enabled",
-        "policy": plan.desired_policy(
-            params["name"], region, params["service_statements"], params["require_kms_upload"]
-        ),
+        "policy": plan.merged_policy((current or {}).get("policy"), wanted_policy, dropped),
         "tags": {**params["tags"], plan.MANAGED_BY_KEY: plan.MANAGED_BY_VALUE},
     }
 
@@ -337,7 +344,7 @@ def main() -> None:
     problem = refusal(params, region, current)
     if problem:
         module.fail_json(msg=problem)
-    want = desired(params, region)
+    want = desired(params, region, current)
     diff = differences(current, want, params["retention_days"])
     if diff and not module.check_mode:
         try:

@@ -38,6 +38,21 @@ WRITE = {
     "Resource": f"arn:aws:s3:::{BUCKET}/AWSLogs/*",
 }
 
+CONFIG_WRITE = {
+    "Sid": "TestConfigWrites",
+    "Effect": "Allow",
+    "Principal": {"Service": "config.amazonaws.com"},
+    "Action": "s3:PutObject",
+    "Resource": f"arn:aws:s3:::{BUCKET}/config/AWSLogs/*",
+}
+USER_READS = {
+    "Sid": "AuditorsRead",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+    "Action": "s3:GetObject",
+    "Resource": f"arn:aws:s3:::{BUCKET}/*",
+}
+
 
 # Adds the rescued failure's message to the fact refusals under NAME.
 KEEP = "{{ refusals | default({}) | combine({'NAME': ansible_failed_result.msg}) }}"
@@ -243,12 +258,24 @@ def test_refusals_name_the_callers_variables_and_write_nothing(converged, tmp_pa
     assert _policy_or_none("someone-elses-logs") is None
     assert [b["Name"] for b in s3().list_buckets()["Buckets"]] == [BUCKET, "someone-elses-logs"]
 
+    # A reader the user added to the bucket policy by hand.
+    policy = json.loads(s3().get_bucket_policy(Bucket=BUCKET)["Policy"])
+    policy["Statement"].append(USER_READS)
+    s3().put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(policy))
     allowed = [
         include("kms_key", {"log_archive_key_alias": ALIAS, "log_archive_key_region": REGION}),
         include(
             "bucket",
             bucket_vars(
                 log_archive_bucket_retention_days=10, log_archive_bucket_allow_retention_decrease="true"
+            ),
+        ),
+        # A second service delivering to the same bucket under its own prefix (Config beside the trail).
+        include(
+            "bucket",
+            bucket_vars(
+                log_archive_bucket_retention_days=10,
+                log_archive_bucket_service_statements=[CONFIG_WRITE],
             ),
         ),
         include(
@@ -264,6 +291,9 @@ def test_refusals_name_the_callers_variables_and_write_nothing(converged, tmp_pa
     rc, done = run(tmp_path, allowed)
     assert rc == 0, done["plays"]
     assert lifecycle_days() == 10
+    # Statements are merged by Sid: neither service removed the other's, the user's reader stayed.
+    sids = {st["Sid"] for st in json.loads(s3().get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"]}
+    assert {"TestServiceWrites", "TestConfigWrites", "AuditorsRead", "DenyInsecureTransport"} <= sids
     adopted = {t["Key"]: t["Value"] for t in s3().get_bucket_tagging(Bucket="someone-elses-logs")["TagSet"]}
     assert adopted == {
         "team": "app",

@@ -94,7 +94,7 @@ def test_refusals_name_the_callers_variables():
 
 
 def test_an_up_to_date_bucket_has_no_differences_and_tags_are_only_added():
-    want = s3_log_bucket.desired(PARAMS, "eu-west-1")
+    want = s3_log_bucket.desired(PARAMS, "eu-west-1", None)
     current = {
         "region": "eu-west-1",
         "tags": {"team": "x", **want["tags"]},
@@ -119,3 +119,38 @@ def test_an_up_to_date_bucket_has_no_differences_and_tags_are_only_added():
         "lifecycle",
         "tags",
     }
+
+
+TRAIL_WRITES = {"Sid": "AWSCloudTrailWrite", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "x/t/*"}
+CONFIG_WRITES = {"Sid": "AWSConfigBucketDelivery", "Effect": "Allow", "Resource": "x/c/*"}
+USER_READS = {"Sid": "AuditorsRead", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "x/*"}
+NO_SID = {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "x/*"}
+
+
+def test_policy_keeps_other_services_and_the_users_statements():
+    """A bucket CloudTrail and Config share: each caller's run writes its own statements by Sid and
+    keeps the other's, and a statement the user added (with or without a Sid) stays."""
+    trail = {**PARAMS, "service_statements": [TRAIL_WRITES]}
+    config = {**PARAMS, "service_statements": [CONFIG_WRITES]}
+    by_trail = s3_log_bucket.desired(trail, "eu-west-1", None)["policy"]
+    current = {"policy": {**by_trail, "Statement": [*by_trail["Statement"], USER_READS, NO_SID]}}
+    by_config = s3_log_bucket.desired(config, "eu-west-1", current)["policy"]
+    sids = [s.get("Sid") for s in by_config["Statement"]]
+    assert sids == [
+        "AWSConfigBucketDelivery",
+        plan.TLS_SID,
+        plan.KMS_UPLOAD_SID,
+        "AWSCloudTrailWrite",
+        "AuditorsRead",
+        None,
+    ]
+    # The trail's next run changes nothing: Config's statements are not someone to remove.
+    again = s3_log_bucket.desired(trail, "eu-west-1", {"policy": by_config})["policy"]
+    assert plan.policies_equal(by_config, again)
+
+
+def test_the_kms_upload_deny_is_the_collections_own_and_dropped_when_not_wanted():
+    with_deny = s3_log_bucket.desired(PARAMS, "eu-west-1", None)["policy"]
+    current = {"policy": {**with_deny, "Statement": [*with_deny["Statement"], USER_READS]}}
+    without = s3_log_bucket.desired({**PARAMS, "require_kms_upload": False}, "eu-west-1", current)["policy"]
+    assert [s["Sid"] for s in without["Statement"]] == [plan.TLS_SID, "AuditorsRead"]
