@@ -284,6 +284,95 @@ def region_counts(outcomes: list[RegionOutcome]) -> dict[str, int]:
     return {"done": len(outcomes) - refused - failed, "refused": refused, "failed": failed}
 
 
+@dataclass
+class RegionReport:
+    """A fan-out's outcomes sorted for a module result (see ``sort_outcomes``)."""
+
+    done: list[RegionOutcome]
+    skipped: list[dict[str, str]]
+    failed: list[dict[str, str]]
+    warnings: list[str]
+    counts: dict[str, int]
+    # A failed region had sent a write (it may have gone through): the run reports changed.
+    wrote: bool
+
+    def result(self, changed: bool, diff: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        """The keys every multi-region module returns, around the module's own ``fields``."""
+        return {
+            "changed": changed or self.wrote,
+            **fields,
+            "skipped_regions": self.skipped,
+            "region_counts": self.counts,
+            "diff": diff,
+        }
+
+
+def sort_outcomes(
+    outcomes: list[RegionOutcome],
+    what: str,
+    statuses: Mapping[str, str] | None = None,
+    label: str = "regions",
+) -> RegionReport:
+    """Refused regions become skipped (with a warning), other errors failed; the rest are done.
+
+    ``what`` names the work in messages ("GuardDuty alerts"). ``statuses`` (region -> OptInStatus, as
+    ``check_regions`` returns for named regions) adds to a failed region the account has not enabled
+    what to do about it, naming ``label`` (the variable the regions came from).
+    """
+    done, skipped, failed, warnings = [], [], [], []
+    for outcome in outcomes:
+        if outcome.error and outcome.refused:
+            skipped.append({"region": outcome.region, "reason": outcome.error})
+            warnings.append(f"{what}: skipped region {outcome.region}: not opted in: {outcome.error}")
+        elif outcome.error:
+            error = outcome.error
+            if (statuses or {}).get(outcome.region) == NOT_OPTED_IN:
+                todo = f"enable it, or leave it out of {label}"
+                error += f" (the account has not opted in to {outcome.region}: {todo})"
+            failed.append({"region": outcome.region, "error": error})
+        else:
+            done.append(outcome)
+    wrote = any(o.wrote for o in outcomes if o.error)
+    return RegionReport(done, skipped, failed, warnings, region_counts(outcomes), wrote)
+
+
+def failure_message(what: str, failed: list[dict[str, str]]) -> str:
+    """One line naming each failed region and its error."""
+    return f"{what} failed in " + "; ".join(f"{f['region']}: {f['error']}" for f in failed)
+
+
+def finish(
+    module: Any, what: str, result: dict[str, Any], warnings: list[str], failed: list[dict[str, str]]
+) -> None:
+    """End a multi-region module: warn, keep the diff only under --diff, fail naming every failed
+    region (after all regions ran, with the whole result), else exit with the result."""
+    for warning in warnings:
+        module.warn(warning)
+    if not module._diff:
+        result.pop("diff", None)
+    if failed:
+        module.fail_json(msg=failure_message(what, failed), failed_regions=failed, **result)
+    module.exit_json(**result)
+
+
+def target_regions(
+    module: Any, ec2: Any, named: list[str], sources: Mapping[str, Iterable[str]] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The regions a run works, and every region's OptInStatus if any region was checked (else {}).
+
+    ``named`` (the module's ``regions`` option): checked against ec2:DescribeRegions before anything
+    is written, a typo failing with the caller's variable name. Empty: every region enabled for the
+    account; only those may later be refusals (``settle_refusals``). ``sources``: other options whose
+    regions are checked in the same call (label -> regions).
+    """
+    checked = dict(sources or {})
+    if named:
+        checked[variable_name(module.params.get("variable_names"), "regions")] = named
+    statuses = check_regions(module, ec2, checked) if checked else {}
+    regions = sorted(set(named)) if named else enabled_regions(module, ec2)
+    return regions, statuses
+
+
 def run_in_regions(
     regions: list[str],
     work: Callable[[str], Any],

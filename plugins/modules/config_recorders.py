@@ -164,15 +164,17 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     RegionalClients,
     RegionOutcome,
     account_region,
-    check_regions,
-    enabled_regions,
-    region_counts,
+    finish,
     region_statuses,
     retry_decorator,
     run_in_regions,
     settle_refusals,
+    sort_outcomes,
+    target_regions,
     variable_name,
 )
+
+WHAT = "AWS Config"  # names the work in warnings and the failure message
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "regions": {"type": "list", "elements": "str", "default": []},
@@ -243,42 +245,30 @@ def service_linked_role(module: AnsibleAWSModule, clients: RegionalClients, home
         raise  # fail_json_aws exits; this line only tells type checkers so
 
 
-def choose_regions(module: AnsibleAWSModule, clients: RegionalClients, home: str) -> list[str]:
+def choose_regions(
+    module: AnsibleAWSModule, clients: RegionalClients, home: str
+) -> tuple[list[str], dict[str, str]]:
     params = module.params
     names = params["variable_names"]
     sources = {variable_name(names, "global_resources_region"): [params["global_resources_region"]]}
-    if params["regions"]:
-        sources[variable_name(names, "regions")] = params["regions"]
-    check_regions(module, clients("ec2", home), sources)
-    if params["regions"]:
-        regions = sorted(set(params["regions"]))
-    else:
-        regions = enabled_regions(module, clients("ec2", home))
+    regions, statuses = target_regions(module, clients("ec2", home), params["regions"], sources)
     if params["global_resources_region"] not in regions:
         module.fail_json(
             msg=f"{variable_name(names, 'global_resources_region')}: {params['global_resources_region']} is not "
             f"among the regions recorded ({', '.join(regions)}): global resources would not be recorded. "
             "Nothing was changed."
         )
-    return regions
+    return regions, statuses if params["regions"] else {}
 
 
-def summarise(outcomes: list[RegionOutcome]) -> tuple[dict[str, Any], list[str], list[dict]]:
+def summarise(
+    outcomes: list[RegionOutcome], statuses: dict[str, str], label: str
+) -> tuple[dict[str, Any], list[str], list[dict]]:
+    report = sort_outcomes(outcomes, WHAT, statuses, label)
+    warnings = report.warnings
     recorders: list[dict[str, Any]] = []
-    warnings: list[str] = []
-    failed: list[dict[str, str]] = []
-    skipped: list[dict[str, str]] = []
     diff: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
-    for outcome in outcomes:
-        if outcome.refused:
-            skipped.append({"region": outcome.region, "reason": outcome.error})
-            warnings.append(
-                f"AWS Config: skipped region {outcome.region}: the account has not opted in to it"
-            )
-            continue
-        if outcome.error:
-            failed.append({"region": outcome.region, "error": outcome.error})
-            continue
+    for outcome in report.done:
         plan: Plan = outcome.result
         if plan.status == "foreign":
             rec = plan.before["recorder"]
@@ -298,18 +288,8 @@ def summarise(outcomes: list[RegionOutcome]) -> tuple[dict[str, Any], list[str],
         )
         diff["before"][outcome.region] = plan.before
         diff["after"][outcome.region] = plan.after
-    changed = any(r["actions"] for r in recorders) or any(o.wrote for o in outcomes if o.error)
-    return (
-        {
-            "changed": changed,
-            "recorders": recorders,
-            "skipped_regions": skipped,
-            "region_counts": region_counts(outcomes),
-            "diff": diff,
-        },
-        warnings,
-        failed,
-    )
+    result = report.result(any(r["actions"] for r in recorders), diff, recorders=recorders)
+    return result, warnings, report.failed
 
 
 def main() -> None:
@@ -319,7 +299,7 @@ def main() -> None:
     home = account_region(
         clients, [module.region, params["global_resources_region"], *params["regions"], "us-east-1"]
     )
-    regions = choose_regions(module, clients, home)
+    regions, statuses = choose_regions(module, clients, home)
     role_arn, role_created = params["role_arn"], False
     if not role_arn:
         role_arn, role_created = service_linked_role(module, clients, home)
@@ -346,20 +326,12 @@ def main() -> None:
     outcomes = run_in_regions(regions, work, params["max_concurrency"])
     if not params["regions"]:
         settle_refusals(outcomes, lambda: region_statuses(clients("ec2", home)))
-    result, warnings, failed = summarise(outcomes)
+    result, warnings, failed = summarise(
+        outcomes, statuses, variable_name(params["variable_names"], "regions")
+    )
     result["role_arn"] = role_arn
     result["changed"] = result["changed"] or role_created
-    for warning in warnings:
-        module.warn(warning)
-    if not module._diff:
-        result.pop("diff")
-    if failed:
-        module.fail_json(
-            msg="AWS Config failed in " + "; ".join(f"{f['region']}: {f['error']}" for f in failed),
-            failed_regions=failed,
-            **result,
-        )
-    module.exit_json(**result)
+    finish(module, WHAT, result, warnings, failed)
 
 
 if __name__ == "__main__":

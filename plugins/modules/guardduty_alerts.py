@@ -194,15 +194,17 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     RegionalClients,
     RegionOutcome,
     account_region,
-    check_regions,
-    enabled_regions,
-    region_counts,
+    finish,
     region_statuses,
     retry_decorator,
     run_in_regions,
     settle_refusals,
+    sort_outcomes,
+    target_regions,
     variable_name,
 )
+
+WHAT = "GuardDuty alerts"  # names the work in warnings and the failure message
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
@@ -384,16 +386,14 @@ def choose_regions(
     names = params["variable_names"]
     home = params["home_region"]
     ec2 = clients("ec2", account_region(clients, [home, module.region, "us-east-1"]))
-    sources = {variable_name(names, "home_region"): [home]}
-    if params["regions"]:
-        sources[variable_name(names, "regions")] = params["regions"]
-    statuses = check_regions(module, ec2, sources)
+    regions, statuses = target_regions(
+        module, ec2, params["regions"], {variable_name(names, "home_region"): [home]}
+    )
     if statuses.get(home) == NOT_OPTED_IN:
         module.fail_json(
             msg=f"{variable_name(names, 'home_region')}: the account has not enabled {home}; "
             "alerts gathered there would go nowhere. Enable the region or choose another. Nothing was changed."
         )
-    regions = sorted(set(params["regions"])) if params["regions"] else enabled_regions(module, ec2)
     needs_role = params["state"] == "present" and any(r != home for r in regions)
     if needs_role and not params["forwarder_role_arn"]:
         module.fail_json(
@@ -405,21 +405,10 @@ def choose_regions(
 def summarise(
     outcomes: list[RegionOutcome], statuses: dict[str, str], label: str
 ) -> tuple[dict[str, Any], list[str], list[dict]]:
-    regions, skipped, failed, warnings = [], [], [], []
+    report = sort_outcomes(outcomes, WHAT, statuses, label)
+    regions = []
     diff: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
-    for outcome in outcomes:
-        if outcome.refused:
-            warnings.append(
-                f"GuardDuty alerts: skipped region {outcome.region}: not opted in: {outcome.error}"
-            )
-            skipped.append({"region": outcome.region, "reason": outcome.error})
-            continue
-        if outcome.error:
-            error = outcome.error
-            if statuses.get(outcome.region) == NOT_OPTED_IN:
-                error += f" (the account has not opted in to {outcome.region}: enable it, or leave it out of {label})"
-            failed.append({"region": outcome.region, "error": error})
-            continue
+    for outcome in report.done:
         rules = outcome.result
         regions.append(
             {
@@ -433,14 +422,8 @@ def summarise(
         )
         diff["before"][outcome.region] = {r.name: r.before for r in rules}
         diff["after"][outcome.region] = {r.name: r.after for r in rules}
-    result = {
-        "changed": any(r["changed"] for r in regions) or any(o.wrote for o in outcomes if o.error),
-        "regions": regions,
-        "skipped_regions": skipped,
-        "region_counts": region_counts(outcomes),
-        "diff": diff,
-    }
-    return result, warnings, failed
+    result = report.result(any(r["changed"] for r in regions), diff, regions=regions)
+    return result, report.warnings, report.failed
 
 
 def ensure_topic(
@@ -481,17 +464,7 @@ def main() -> None:
         failed.insert(0, topic_failure)
     result["changed"] = result["changed"] or bool(topic.get("changed"))
     result.update(topic=topic, threshold=params["threshold"])
-    for warning in warnings:
-        module.warn(warning)
-    if not module._diff:
-        result.pop("diff")
-    if failed:
-        module.fail_json(
-            msg="GuardDuty alerts failed in " + "; ".join(f"{f['region']}: {f['error']}" for f in failed),
-            failed_regions=failed,
-            **result,
-        )
-    module.exit_json(**result)
+    finish(module, WHAT, result, warnings, failed)
 
 
 if __name__ == "__main__":

@@ -250,18 +250,17 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty impo
     validate_features,
 )
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
-    NOT_OPTED_IN,
     PartialWrite,
     RegionalClients,
     RegionOutcome,
     account_region,
-    check_regions,
-    enabled_regions,
-    region_counts,
+    finish,
     region_statuses,
     retry_decorator,
     run_in_regions,
     settle_refusals,
+    sort_outcomes,
+    target_regions,
     variable_name,
 )
 
@@ -377,6 +376,9 @@ def handle_region(
     return result
 
 
+WHAT = "GuardDuty"  # names the work in warnings and the failure message
+
+
 def home_region(module: AnsibleAWSModule, clients: RegionalClients) -> str:
     """Region of the account-wide calls (DescribeRegions, STS)."""
     return account_region(clients, [module.region, *(module.params["regions"] or []), "us-east-1"])
@@ -405,32 +407,15 @@ def prebuilding(clients: RegionalClients, home: str, regions: list[str] | None, 
         done.set()
 
 
-def discover_regions(module: AnsibleAWSModule, clients: RegionalClients) -> list[str]:
-    """Every region enabled for the account (ec2:DescribeRegions)."""
-    home = home_region(module, clients)
-    return prebuilding(clients, home, None, lambda: enabled_regions(module, clients("ec2", home)))
-
-
-def check_named_regions(
-    module: AnsibleAWSModule, clients: RegionalClients, regions: list[str]
-) -> dict[str, str]:
-    """Fail, before any change, on a region of O(regions) (or O(region)) that AWS does not know.
-
-    Returns every region's OptInStatus.
-    """
-    names = module.params["variable_names"]
-    sources = {variable_name(names, "regions"): regions}
-    if module.params.get("region"):
-        sources[variable_name(names, "region")] = [module.params["region"]]
-    home = home_region(module, clients)
-    return prebuilding(clients, home, regions, lambda: check_regions(module, clients("ec2", home), sources))
-
-
-def explain_not_opted_in(outcomes: list[RegionOutcome], statuses: dict[str, str], label: str) -> None:
-    """A named region the account has not enabled fails (never skipped); say why, and what to do."""
-    for outcome in outcomes:
-        if outcome.error and statuses.get(outcome.region) == NOT_OPTED_IN:
-            outcome.error += f" (the account has not opted in to {outcome.region}: enable the region, or leave it out of {label})"
+def choose_regions(module: AnsibleAWSModule, clients: RegionalClients, home: str) -> tuple[list[str], dict]:
+    """O(regions) (checked with O(region), before any change) or every enabled region, and the
+    OptInStatus of named ones; the GuardDuty clients are built during the DescribeRegions wait."""
+    named = sorted(set(module.params["regions"] or []))
+    sources = {}
+    if named and module.params.get("region"):
+        sources[variable_name(module.params["variable_names"], "region")] = [module.params["region"]]
+    ec2 = clients("ec2", home)
+    return prebuilding(clients, home, named or None, lambda: target_regions(module, ec2, named, sources))
 
 
 def desired_from_params(params: dict[str, Any]) -> Desired:
@@ -453,25 +438,14 @@ def after_view(result: RegionResult) -> dict[str, Any] | None:
 
 
 def summarise(
-    outcomes: list[RegionOutcome], desired: Desired
+    outcomes: list[RegionOutcome], desired: Desired, statuses: dict[str, str], label: str
 ) -> tuple[dict[str, Any], list[str], list[dict]]:
     """Module result, warnings and failed regions from every region's outcome."""
-    warnings: list[str] = []
+    report = sort_outcomes(outcomes, WHAT, statuses, label)
+    warnings = report.warnings
     detectors: list[dict[str, Any]] = []
-    skipped: list[dict[str, str]] = []
-    failed: list[dict[str, str]] = []
     diff: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
-    for outcome in outcomes:
-        if outcome.refused:
-            warnings.append(
-                f"GuardDuty: skipped region {outcome.region}: the account has not opted in to it "
-                f"and it refused the request: {outcome.error}"
-            )
-            skipped.append({"region": outcome.region, "reason": outcome.error})
-            continue
-        if outcome.error:
-            failed.append({"region": outcome.region, "error": outcome.error})
-            continue
+    for outcome in report.done:
         result: RegionResult = outcome.result
         if result.other_ids and desired.state != "absent":
             warnings.append(
@@ -490,15 +464,8 @@ def summarise(
         )
         diff["before"][outcome.region] = result.current or absent_view()
         diff["after"][outcome.region] = after or absent_view()
-    wrote_then_failed = any(o.wrote for o in outcomes if o.error)
-    summary = {
-        "changed": wrote_then_failed or any(d["changed"] for d in detectors),
-        "detectors": detectors,
-        "skipped_regions": skipped,
-        "region_counts": region_counts(outcomes),
-        "diff": diff,
-    }
-    return summary, warnings, failed
+    summary = report.result(any(d["changed"] for d in detectors), diff, detectors=detectors)
+    return summary, warnings, report.failed
 
 
 def main() -> None:
@@ -511,35 +478,18 @@ def main() -> None:
 
     clients = RegionalClients(module, retry_decorator())
     home = home_region(module, clients)
-    statuses: dict[str, str] = {}
-    if params["regions"]:
-        regions = sorted(set(params["regions"]))
-        statuses = check_named_regions(module, clients, regions)
-    else:
-        regions = discover_regions(module, clients)
+    regions, statuses = choose_regions(module, clients, home)
     account = AccountInfo(clients, home)
     outcomes = run_in_regions(
         regions,
         lambda region: handle_region(region, clients, desired, account, module.check_mode),
         params["max_concurrency"],
     )
-    if params["regions"]:
-        explain_not_opted_in(outcomes, statuses, variable_name(params["variable_names"], "regions"))
-    else:
+    if not params["regions"]:
         # Only regions the module chose itself may be refusals (see module_utils/regions.py).
         settle_refusals(outcomes, lambda: region_statuses(clients("ec2", home)))
-    result, warnings, failed = summarise(outcomes, desired)
-    for warning in warnings:
-        module.warn(warning)
-    if not module._diff:
-        result.pop("diff")
-    if failed:
-        module.fail_json(
-            msg="GuardDuty failed in " + "; ".join(f"{f['region']}: {f['error']}" for f in failed),
-            failed_regions=failed,
-            **result,
-        )
-    module.exit_json(**result)
+    label = variable_name(params["variable_names"], "regions")
+    finish(module, WHAT, *summarise(outcomes, desired, statuses, label))
 
 
 if __name__ == "__main__":

@@ -95,20 +95,21 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty_resp
     plan_destination,
 )
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
-    NOT_OPTED_IN,
     PartialWrite,
     RegionalClients,
     RegionOutcome,
     account_region,
-    check_regions,
-    enabled_regions,
-    region_counts,
+    finish,
     region_statuses,
     retry_decorator,
     run_in_regions,
     settle_refusals,
+    sort_outcomes,
+    target_regions,
     variable_name,
 )
+
+WHAT = "GuardDuty export"  # names the work in warnings and the failure message
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "regions": {"type": "list", "elements": "str"},
@@ -185,21 +186,10 @@ def apply_region(region: str, clients: RegionalClients, planned: dict[str, Any])
 
 
 def summarise(outcomes: list[RegionOutcome], statuses: dict[str, str], label: str) -> tuple[dict, list, list]:
-    destinations, skipped, failed, warnings = [], [], [], []
+    report = sort_outcomes(outcomes, WHAT, statuses, label)
+    destinations = []
     diff: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
-    for outcome in outcomes:
-        if outcome.refused:
-            warnings.append(
-                f"GuardDuty export: skipped region {outcome.region}: not opted in: {outcome.error}"
-            )
-            skipped.append({"region": outcome.region, "reason": outcome.error})
-            continue
-        if outcome.error:
-            error = outcome.error
-            if statuses.get(outcome.region) == NOT_OPTED_IN:
-                error += f" (the account has not opted in to {outcome.region}: enable it, or leave it out of {label})"
-            failed.append({"region": outcome.region, "error": error})
-            continue
+    for outcome in report.done:
         result = outcome.result
         plan: DestinationPlan = result["plan"]
         blocked = result.get("blocked", False)
@@ -221,14 +211,8 @@ def summarise(outcomes: list[RegionOutcome], statuses: dict[str, str], label: st
         )
         diff["before"][outcome.region] = result["current"]
         diff["after"][outcome.region] = after
-    result = {
-        "changed": any(d["changed"] for d in destinations) or any(o.wrote for o in outcomes if o.error),
-        "destinations": destinations,
-        "skipped_regions": skipped,
-        "region_counts": region_counts(outcomes),
-        "diff": diff,
-    }
-    return result, warnings, failed
+    result = report.result(any(d["changed"] for d in destinations), diff, destinations=destinations)
+    return result, report.warnings, report.failed
 
 
 def choose_regions(
@@ -236,11 +220,8 @@ def choose_regions(
 ) -> tuple[list[str], dict[str, str], str]:
     params = module.params
     home = account_region(clients, [module.region, *(params["regions"] or []), "us-east-1"])
-    ec2 = clients("ec2", home)
-    if params["regions"]:
-        sources = {variable_name(params["variable_names"], "regions"): params["regions"]}
-        return sorted(set(params["regions"])), check_regions(module, ec2, sources), home
-    return enabled_regions(module, ec2), {}, home
+    regions, statuses = target_regions(module, clients("ec2", home), params["regions"])
+    return regions, statuses, home
 
 
 def main() -> None:
@@ -265,18 +246,7 @@ def main() -> None:
         applied = run_in_regions(sorted(ready), lambda r: apply_region(r, clients, ready[r]), workers)
         outcomes = sorted(applied + [o for o in planned if o.error], key=lambda o: o.region)
     label = variable_name(params["variable_names"], "regions")
-    result, warnings, failed = summarise(outcomes, statuses, label)
-    for warning in warnings:
-        module.warn(warning)
-    if not module._diff:
-        result.pop("diff")
-    if failed:
-        module.fail_json(
-            msg="GuardDuty export failed in " + "; ".join(f"{f['region']}: {f['error']}" for f in failed),
-            failed_regions=failed,
-            **result,
-        )
-    module.exit_json(**result)
+    finish(module, WHAT, *summarise(outcomes, statuses, label))
 
 
 if __name__ == "__main__":

@@ -173,14 +173,17 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     RegionOutcome,
     account_region,
     check_regions,
-    enabled_regions,
-    region_counts,
+    finish,
     region_statuses,
     retry_decorator,
     run_in_regions,
     settle_refusals,
+    sort_outcomes,
+    target_regions,
     variable_name,
 )
+
+WHAT = "Flow logs"  # names the work in warnings and the failure message
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "vpcs": {"type": "dict", "default": {}},
@@ -259,12 +262,8 @@ def selection(
     params = module.params
     names = params["variable_names"]
     if params["all_vpcs"]:
-        if params["regions"]:
-            statuses = check_regions(
-                module, clients("ec2", home), {variable_name(names, "regions"): params["regions"]}
-            )
-            return {r: None for r in sorted(set(params["regions"]))}, statuses
-        return {r: None for r in enabled_regions(module, clients("ec2", home))}, {}
+        regions, statuses = target_regions(module, clients("ec2", home), params["regions"])
+        return dict.fromkeys(regions), statuses
     vpcs = {str(r): sorted({str(v) for v in ids or []}) for r, ids in params["vpcs"].items()}
     vpcs = {r: ids for r, ids in vpcs.items() if ids}
     problems = vpc_id_problems(vpcs, variable_name(names, "vpcs"))
@@ -321,24 +320,12 @@ def summarise(
     reads: dict[str, RegionOutcome], done: dict[str, RegionOutcome], desired: Desired
 ) -> tuple[dict[str, Any], list[str], list[dict]]:
     flow_logs: list[dict[str, Any]] = []
-    warnings: list[str] = []
-    failed: list[dict[str, str]] = []
-    skipped: list[dict[str, str]] = []
     diff: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
-    outcomes = []
-    for region, read in sorted(reads.items()):
-        if read.refused:
-            skipped.append({"region": region, "reason": read.error})
-            warnings.append(
-                f"Flow logs: skipped region {region}: the account has not opted in to it: {read.error}"
-            )
-            outcomes.append(read)
-            continue
-        outcome = done[region]
-        outcomes.append(outcome)
-        if outcome.error:
-            failed.append({"region": region, "error": outcome.error})
-            continue
+    # A refused region was never planned: its read is its outcome.
+    report = sort_outcomes([read if read.refused else done[r] for r, read in sorted(reads.items())], WHAT)
+    warnings = report.warnings
+    for outcome in report.done:
+        region = outcome.region
         result: RegionDone = outcome.result
         before, after = {}, {}
         for plan in result.plans:
@@ -354,16 +341,13 @@ def summarise(
                 )
         diff["before"][region] = before
         diff["after"][region] = after
-    changed = any(f["action"] == "create" for f in flow_logs) or any(o.wrote for o in outcomes if o.error)
-    summary = {
-        "changed": changed,
-        "flow_logs": flow_logs,
-        "regions_with_vpcs": sorted({f["region"] for f in flow_logs}),
-        "skipped_regions": skipped,
-        "region_counts": region_counts(outcomes),
-        "diff": diff,
-    }
-    return summary, warnings, failed
+    summary = report.result(
+        any(f["action"] == "create" for f in flow_logs),
+        diff,
+        flow_logs=flow_logs,
+        regions_with_vpcs=sorted({f["region"] for f in flow_logs}),
+    )
+    return summary, warnings, report.failed
 
 
 def main() -> None:
@@ -403,18 +387,7 @@ def main() -> None:
         )
 
     done = {o.region: o for o in run_in_regions(sorted(plans), work, params["max_concurrency"])}
-    result, warnings, failed = summarise(reads, done, desired)
-    for warning in warnings:
-        module.warn(warning)
-    if not module._diff:
-        result.pop("diff")
-    if failed:
-        module.fail_json(
-            msg="Flow logs failed in " + "; ".join(f"{f['region']}: {f['error']}" for f in failed),
-            failed_regions=failed,
-            **result,
-        )
-    module.exit_json(**result)
+    finish(module, WHAT, *summarise(reads, done, desired))
 
 
 if __name__ == "__main__":

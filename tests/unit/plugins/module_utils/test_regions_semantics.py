@@ -172,3 +172,140 @@ def test_a_partial_write_is_a_typed_result_that_reads_as_its_cause():
     # The same error without the wrapper: no write, and nothing is set on the exception itself.
     plain = failing({"me-south-1": cause})
     assert plain[1].wrote is False and not hasattr(cause, "gdpr_after_write")
+
+
+# --- the end of every multi-region module: sort_outcomes, RegionReport.result, finish -------------
+def test_outcomes_sort_into_done_skipped_and_failed_with_what_to_do_for_a_named_disabled_region():
+    outcomes = failing(
+        {
+            "me-south-1": client_error("UnrecognizedClientException"),
+            "af-south-1": client_error("AccessDenied"),
+            "ap-east-1": regions.PartialWrite(client_error("Throttling")),
+        }
+    )
+    regions.settle_refusals(outcomes, lambda: {**STATUSES, "ap-east-1": "opted-in"})
+    named = {"af-south-1": "not-opted-in"}  # as check_regions answers for regions the user named
+    report = regions.sort_outcomes(outcomes, "GuardDuty alerts", named, "guardduty_regions")
+    assert [o.region for o in report.done] == ["eu-west-1"]
+    assert report.skipped == [{"region": "me-south-1", "reason": outcomes[3].error}]
+    assert report.warnings == [
+        f"GuardDuty alerts: skipped region me-south-1: not opted in: {outcomes[3].error}"
+    ]
+    failed = {f["region"]: f["error"] for f in report.failed}
+    assert failed["af-south-1"].endswith(
+        "(the account has not opted in to af-south-1: enable it, or leave it out of guardduty_regions)"
+    )
+    assert failed["ap-east-1"] == outcomes[1].error  # enabled: no hint
+    assert report.counts == {"done": 1, "refused": 1, "failed": 2}
+    assert report.wrote is True  # ap-east-1 failed after a write
+
+
+def test_report_result_is_changed_when_a_failed_region_had_written():
+    clean = regions.sort_outcomes(failing({}), "Flow logs")
+    assert clean.result(False, {"before": {}}, flow_logs=[]) == {
+        "changed": False,
+        "flow_logs": [],
+        "skipped_regions": [],
+        "region_counts": {"done": 1, "refused": 0, "failed": 0},
+        "diff": {"before": {}},
+    }
+    assert clean.result(True, {})["changed"] is True
+    wrote = regions.sort_outcomes(
+        failing({"ap-east-1": regions.PartialWrite(client_error("X"))}), "Flow logs"
+    )
+    assert wrote.result(False, {})["changed"] is True
+
+
+class FinishingModule:
+    """The AnsibleModule calls ``finish`` makes, recorded; fail_json/exit_json end the test's run."""
+
+    def __init__(self, diff: bool) -> None:
+        self._diff = diff
+        self.warnings: list[str] = []
+        self.ended: tuple[str, dict[str, Any]] | None = None
+
+    def warn(self, warning: str) -> None:
+        self.warnings.append(warning)
+
+    def fail_json(self, **kwargs: Any) -> None:
+        self.ended = ("fail", kwargs)
+        raise Failed(kwargs)
+
+    def exit_json(self, **kwargs: Any) -> None:
+        self.ended = ("exit", kwargs)
+        raise Failed(kwargs)
+
+
+def test_finish_warns_drops_the_diff_without_diff_mode_and_exits():
+    module = FinishingModule(diff=False)
+    with pytest.raises(Failed):
+        regions.finish(module, "AWS Config", {"changed": True, "diff": {"a": 1}}, ["w1", "w2"], [])
+    assert module.warnings == ["w1", "w2"]
+    assert module.ended == ("exit", {"changed": True})
+    module = FinishingModule(diff=True)
+    with pytest.raises(Failed):
+        regions.finish(module, "AWS Config", {"changed": False, "diff": {"a": 1}}, [], [])
+    assert module.ended == ("exit", {"changed": False, "diff": {"a": 1}})
+
+
+def test_finish_fails_naming_every_failed_region_with_the_whole_result():
+    module = FinishingModule(diff=False)
+    failed = [{"region": "eu-west-1", "error": "AccessDenied: no"}, {"region": "us-east-1", "error": "lost"}]
+    with pytest.raises(Failed):
+        regions.finish(module, "GuardDuty", {"changed": True, "detectors": [1], "diff": {}}, [], failed)
+    kind, result = module.ended
+    assert kind == "fail"
+    assert result["msg"] == "GuardDuty failed in eu-west-1: AccessDenied: no; us-east-1: lost"
+    assert result["failed_regions"] == failed
+    assert result["changed"] is True and result["detectors"] == [1] and "diff" not in result
+
+
+# --- target_regions: the named regions (checked) or every enabled one -----------------------------
+class DescribingEc2:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def describe_regions(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        listed = STATUSES.items()
+        if not kwargs["AllRegions"]:
+            wanted = kwargs["Filters"][0]["Values"]
+            listed = [(r, s) for r, s in listed if s in wanted]
+        return {"Regions": [{"RegionName": r, "OptInStatus": s} for r, s in listed]}
+
+
+def checking_module(variable_names: dict[str, str]) -> SimpleNamespace:
+    def fail_json(**kwargs: Any) -> None:
+        raise Failed(kwargs)
+
+    return SimpleNamespace(
+        params={"variable_names": variable_names}, fail_json=fail_json, fail_json_aws=None, region=None
+    )
+
+
+def test_target_regions_named_are_checked_sorted_once_and_come_with_their_statuses():
+    ec2 = DescribingEc2()
+    module = checking_module({})
+    assert regions.target_regions(module, ec2, ["me-south-1", "eu-west-1", "me-south-1"]) == (
+        ["eu-west-1", "me-south-1"],
+        STATUSES,
+    )
+    assert [c["AllRegions"] for c in ec2.calls] == [True]
+
+
+def test_target_regions_without_names_are_the_enabled_ones_and_check_the_other_sources():
+    ec2 = DescribingEc2()
+    module = checking_module({})
+    assert regions.target_regions(module, ec2, []) == (["af-south-1", "eu-west-1"], {})
+    assert [c["AllRegions"] for c in ec2.calls] == [False]  # nothing named: nothing to check
+    regions_, statuses = regions.target_regions(module, ec2, None, {"home_region": ["eu-west-1"]})
+    assert (regions_, statuses) == (["af-south-1", "eu-west-1"], STATUSES)
+
+
+def test_target_regions_refuse_a_typo_naming_the_callers_variable_before_listing_regions():
+    ec2 = DescribingEc2()
+    module = checking_module({"regions": "config_recorder_regions"})
+    with pytest.raises(Failed) as info:
+        regions.target_regions(module, ec2, ["eu-wset-1"], {"home_region": ["eu-west-1"]})
+    assert "eu-wset-1 in config_recorder_regions (did you mean eu-west-1?)" in info.value.args[0]["msg"]
+    assert [c["AllRegions"] for c in ec2.calls] == [True]
