@@ -24,6 +24,9 @@ from datetime import datetime, timezone
 from typing import Any, Callable, NamedTuple
 
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty import features_differ
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty_response import (
+    subscription_counts,
+)
 
 # Worst first: a grid cell or a summary shows the worst status of its rows.
 STATUSES: tuple[str, ...] = ("FAIL", "UNKNOWN", "PASS")
@@ -279,6 +282,64 @@ def judge_cloudtrail_kms(trails: list[Mapping[str, Any]] | None) -> Verdict:
     return Verdict(PASS, f"trail {encrypted[0].get('name')} encrypts with {encrypted[0].get('kms_key_id')}")
 
 
+def judge_guardduty_alert_rule(
+    rule: Mapping[str, Any] | None, name: str, target: str, reason: str | None = None
+) -> Verdict:
+    """``rule``: ``{state, targets: [ARN]}`` of the findings rule (None: no such rule); ``target``: the
+    topic in the home region, the home region's event bus elsewhere; ``reason``: why it was not read."""
+    if reason:
+        return unknown(reason)
+    if rule is None:
+        return Verdict(FAIL, f"no EventBridge rule {name}: this region's findings alert nobody")
+    if rule.get("state") != "ENABLED":
+        return Verdict(FAIL, f"rule {name} is {rule.get('state')}: this region's findings alert nobody")
+    targets = list(rule.get("targets") or [])
+    if target not in targets:
+        seen = ", ".join(sorted(targets)) or "none"
+        return Verdict(FAIL, f"rule {name} does not send to {target} (targets: {seen})")
+    return Verdict(PASS, f"rule {name} ENABLED, to {target}")
+
+
+def judge_guardduty_export(
+    destinations: list[Mapping[str, Any]] | None, reason: str | None = None
+) -> Verdict:
+    """``destinations``: the detector's publishing destinations ``[{type, status, arn}]`` (None: no
+    single detector to read them from); ``reason``: why they could not be read."""
+    if reason:
+        return unknown(reason)
+    if destinations is None:
+        return unknown("no single detector to read the publishing destinations from")
+    s3 = sorted((d for d in destinations if d.get("type") == "S3"), key=lambda d: str(d.get("arn")))
+    if not s3:
+        return Verdict(FAIL, "no publishing destination: findings vanish from GuardDuty after 90 days")
+    publishing = [d for d in s3 if d.get("status") == "PUBLISHING"]
+    if not publishing:
+        return Verdict(
+            FAIL, f"findings export to {s3[0].get('arn')} is {s3[0].get('status')}, not PUBLISHING"
+        )
+    return Verdict(PASS, f"findings exported to {publishing[0].get('arn')}")
+
+
+def judge_guardduty_subscriptions(
+    subscriptions: list[Mapping[str, Any]] | None, topic: str, reason: str | None = None
+) -> Verdict:
+    """``subscriptions``: ListSubscriptionsByTopic of the home topic (None: the topic does not exist)."""
+    if reason:
+        return unknown(reason)
+    if subscriptions is None:
+        return Verdict(FAIL, f"the alert topic {topic} does not exist")
+    seen = subscription_counts([dict(s) for s in subscriptions])
+    if not seen["confirmed"]:
+        return Verdict(
+            FAIL,
+            f"no confirmed subscription ({seen['pending']} pending): an unconfirmed one alerts nobody",
+        )
+    protocols = ", ".join(sorted({str(e["protocol"]) for e in seen["endpoints"] if e["confirmed"]}))
+    return Verdict(
+        PASS, f"{seen['confirmed']} confirmed subscription(s) ({protocols}), {seen['pending']} pending"
+    )
+
+
 # --- The registry -----------------------------------------------------------------------------
 
 CHECKS: tuple[Check, ...] = (
@@ -418,6 +479,33 @@ CHECKS: tuple[Check, ...] = (
         "cloudtrail:DescribeTrails KmsKeyId",
         judge_cloudtrail_kms,
         "role gdpr.aws_monitoring.cloudtrail (cloudtrail_kms_key_alias or cloudtrail_kms_key_arn)",
+    ),
+    Check(
+        "guardduty_alert_rule",
+        "Art. 33",
+        "GuardDuty findings rule enabled, sending to the alert topic",
+        "region",
+        "events:DescribeRule, events:ListTargetsByRule",
+        judge_guardduty_alert_rule,
+        "role gdpr.aws_monitoring.guardduty, tasks_from response (guardduty_alerts: true)",
+    ),
+    Check(
+        "guardduty_export",
+        "Art. 33(5)",
+        "GuardDuty findings exported to S3 (kept beyond 90 days)",
+        "region",
+        "guardduty:ListPublishingDestinations, guardduty:DescribePublishingDestination",
+        judge_guardduty_export,
+        "role gdpr.aws_monitoring.guardduty, tasks_from response (guardduty_export: true)",
+    ),
+    Check(
+        "guardduty_alert_subscriptions",
+        "Art. 33",
+        "Someone confirmed a subscription of the alert topic",
+        "region",  # one row, the home region's topic
+        "sns:ListSubscriptionsByTopic",
+        judge_guardduty_subscriptions,
+        "guardduty_alert_subscriptions; each subscriber confirms AWS's message (an email's link)",
     ),
 )
 CHECKS_BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}

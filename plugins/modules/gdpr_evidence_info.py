@@ -132,6 +132,29 @@ options:
         cloudtrail role does not run.
     type: bool
     default: false
+  guardduty_alerts:
+    description:
+      - Judge GuardDuty's alerts (the guardduty role's C(tasks_from=response)) - in every region read the
+        findings rule, enabled and sending to the topic (home region) or to the home region's event bus
+        (check C(guardduty_alert_rule)); in the topic's region, at least one confirmed subscription (check
+        C(guardduty_alert_subscriptions)). Omitted, for estates where that entry point does not run.
+    type: dict
+    suboptions:
+      topic_arn:
+        description: The alert topic; its region is the home region.
+        type: str
+        required: true
+      rule_name:
+        description: Name of the findings rule in every region.
+        type: str
+        default: gdpr-guardduty-findings
+  guardduty_export:
+    description:
+      - Judge the findings export in every region read (check C(guardduty_export)) - an S3 publishing
+        destination on the detector, C(PUBLISHING). C(UNKNOWN) where the endpoint cannot answer
+        ListPublishingDestinations. Off by default.
+    type: bool
+    default: false
   skip_checks:
     description: Check IDs not to run.
     type: list
@@ -243,6 +266,11 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty impo
     FREQUENCIES,
     features_from_aws,
     features_from_params,
+)
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty_response import (
+    InvalidInput,
+    event_bus_arn,
+    parse_topic_arn,
 )
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
     ENABLED_STATUSES,
@@ -451,6 +479,85 @@ def read_trails(clients: Any, region: str) -> list[dict[str, Any]]:
     return trails
 
 
+def read_alert_rule(events: Any, name: str) -> dict[str, Any] | None:
+    """The findings rule's state and target ARNs (None: no such rule)."""
+    try:
+        rule = events.describe_rule(Name=name, aws_retry=True)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return None
+        raise
+    targets = _pages(events, "list_targets_by_rule", "Targets", Rule=name)
+    return {"state": rule.get("State"), "targets": [t.get("Arn") for t in targets]}
+
+
+def read_destinations(
+    guardduty: Any, detectors: list[dict[str, Any]] | None
+) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """(the single detector's publishing destinations, why they could not be read). The first call is
+    not retried: an endpoint without the operation (moto: HTTP 404) answers what the policy retries."""
+    if detectors is None:
+        detectors = [{"id": i} for i in _pages(guardduty, "list_detectors", "DetectorIds")]
+    if len(detectors) != 1:
+        return None, None
+    detector_id = detectors[0]["id"]
+    try:
+        listed = guardduty.list_publishing_destinations(DetectorId=detector_id, aws_retry=False)
+    except botocore.exceptions.ClientError as exc:
+        if is_not_implemented(exc):
+            return (
+                None,
+                f"the endpoint cannot answer guardduty:ListPublishingDestinations ({error_code(exc)})",
+            )
+        raise
+    found = list(listed.get("Destinations") or [])
+    token = listed.get("NextToken")
+    if token:
+        found += _pages(
+            guardduty, "list_publishing_destinations", "Destinations", DetectorId=detector_id, NextToken=token
+        )
+    out = []
+    for item in found:
+        described = guardduty.describe_publishing_destination(
+            DetectorId=detector_id, DestinationId=item["DestinationId"], aws_retry=True
+        )
+        out.append(
+            {
+                "type": described.get("DestinationType"),
+                "status": described.get("Status"),
+                "arn": (described.get("DestinationProperties") or {}).get("DestinationArn"),
+            }
+        )
+    return out, None
+
+
+def read_subscriptions(sns: Any, topic_arn: str) -> list[dict[str, Any]] | None:
+    """The topic's subscriptions (None: the topic does not exist)."""
+    try:
+        return _pages(sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=topic_arn)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "NotFound":
+            return None
+        raise
+
+
+def read_response(
+    region: str, clients: Any, params: dict[str, Any], skip: set[str], facts: dict[str, Any]
+) -> None:
+    """What the guardduty response checks need in one region (alerts: rule, home topic; export)."""
+    alerts = params["guardduty_alerts"]
+    if alerts and "guardduty_alert_rule" not in skip:
+        facts["alert_rule"] = read_alert_rule(clients("events", region), alerts["rule_name"])
+    if (
+        alerts
+        and "guardduty_alert_subscriptions" not in skip
+        and region == parse_topic_arn(alerts["topic_arn"])[1]
+    ):
+        facts["subscriptions"] = read_subscriptions(clients("sns", region), alerts["topic_arn"])
+    if params["guardduty_export"] and "guardduty_export" not in skip:
+        facts["destinations"] = read_destinations(clients("guardduty", region), facts.get("detectors"))
+
+
 def read_region(region: str, clients: Any, params: dict[str, Any], skip: set[str]) -> dict[str, Any]:
     """Everything the checks of one region need; raises on an error (the region is then UNKNOWN)."""
     facts: dict[str, Any] = {}
@@ -486,6 +593,7 @@ def read_region(region: str, clients: Any, params: dict[str, Any], skip: set[str
         facts["recorders"] = read_config_recorders(clients("config", region))
     if params["cloudtrail"] and not set(CLOUDTRAIL_CHECKS) <= skip:
         facts["trails"] = read_trails(clients, region)
+    read_response(region, clients, params, skip, facts)
     return facts
 
 
@@ -607,9 +715,33 @@ class Judge:
             for check_id, judge in CLOUDTRAIL_CHECKS.items():
                 self.add(check_id, judge(facts["trails"]), region, "cloudtrail")
 
+    def response(self, region: str, facts: dict[str, Any]) -> None:
+        """GuardDuty's alert rule and export per region, the topic's subscriptions in its region."""
+        alerts = self.params["guardduty_alerts"]
+        if "alert_rule" in facts:
+            partition, home, account, _name = parse_topic_arn(alerts["topic_arn"])
+            target = alerts["topic_arn"] if region == home else event_bus_arn(partition, home, account)
+            verdict = ev.judge_guardduty_alert_rule(facts["alert_rule"], alerts["rule_name"], target)
+            self.add("guardduty_alert_rule", verdict, region, alerts["rule_name"])
+        if "subscriptions" in facts:
+            verdict = ev.judge_guardduty_subscriptions(facts["subscriptions"], alerts["topic_arn"])
+            self.add("guardduty_alert_subscriptions", verdict, region, alerts["topic_arn"])
+        if "destinations" in facts:
+            destinations, reason = facts["destinations"]
+            detectors = facts.get("detectors") or []
+            resource = detectors[0]["id"] if len(detectors) == 1 else "guardduty"
+            self.add("guardduty_export", ev.judge_guardduty_export(destinations, reason), region, resource)
+
     def failed_region(self, region: str, error: str) -> None:
         reason = f"the region could not be read: {error}"
         verdict = ev.unknown(reason)
+        alerts = self.params["guardduty_alerts"]
+        if alerts:
+            self.add("guardduty_alert_rule", verdict, region, alerts["rule_name"])
+            if region == parse_topic_arn(alerts["topic_arn"])[1]:
+                self.add("guardduty_alert_subscriptions", verdict, region, alerts["topic_arn"])
+        if self.params["guardduty_export"]:
+            self.add("guardduty_export", verdict, region, "guardduty")
         if self.params["config_recording"]:
             self.add("config_recording", verdict, region, "config")
         if self.params["cloudtrail"]:
@@ -655,6 +787,11 @@ def validate(module: AnsibleAWSModule) -> None:
         module.fail_json(msg=f"{variable_name(names, 'max_log_age_seconds')} must be at least 1")
     if params["guardduty_frequency"] and params["guardduty_frequency"] not in FREQUENCIES:
         module.fail_json(msg=f"{variable_name(names, 'guardduty_frequency')}: not one of {FREQUENCIES}")
+    if params["guardduty_alerts"]:
+        try:
+            parse_topic_arn(params["guardduty_alerts"]["topic_arn"])
+        except InvalidInput as exc:
+            module.fail_json(msg=str(exc).replace("topic_arn", variable_name(names, "guardduty_alerts"), 1))
 
 
 def enabled_in(statuses: dict[str, str]) -> list[str]:
@@ -714,6 +851,7 @@ def main() -> None:
             judge.guardduty(outcome.region, facts["detectors"])
         judge.log_groups(outcome.region, facts)
         judge.records(outcome.region, facts)
+        judge.response(outcome.region, facts)
         for inst in params["instances"]:
             if inst["region"] == outcome.region:
                 judge.instance(inst, facts, policies)
@@ -792,6 +930,14 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     vpc_flow_logs=dict(type="bool", default=False),
     config_recording=dict(type="bool", default=False),
     cloudtrail=dict(type="bool", default=False),
+    guardduty_alerts=dict(
+        type="dict",
+        options=dict(
+            topic_arn=dict(type="str", required=True),
+            rule_name=dict(type="str", default="gdpr-guardduty-findings"),
+        ),
+    ),
+    guardduty_export=dict(type="bool", default=False),
     skip_checks=dict(type="list", elements="str", default=[]),
     max_concurrency=dict(type="int", default=0),
     variable_names=dict(type="dict", default={}),

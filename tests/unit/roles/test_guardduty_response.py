@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 import yaml
+from test_controller_guards import run_cases
 
 REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -44,7 +44,22 @@ TOPIC_ARN = f"arn:aws:sns:{HOME}:{ACCOUNT}:gdpr-guardduty-findings"
 RULES = ("gdpr-guardduty-findings", "gdpr-guardduty-tamper", "gdpr-guardduty-tamper-disable")
 
 
-def run_role(tmp_path: Path, extra_vars: dict[str, Any], *flags: str) -> subprocess.CompletedProcess[str]:
+def run_role(
+    tmp_path: Path, extra_vars: dict[str, Any], *flags: str, evidence_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The response entry point on localhost; with ``evidence_dir``, the evidence report after it
+    (as site.yml runs it), reading the same regions, its report written there."""
+    evidence = [
+        {
+            "name": "Evidence",
+            "ansible.builtin.include_role": {"name": "gdpr.aws_monitoring.evidence_report"},
+            "vars": {
+                "evidence_report_dir": str(evidence_dir),
+                "evidence_report_regions": [HOME, OTHER],
+                "evidence_report_log_group_prefix": "/gdpr/none",
+            },
+        }
+    ]
     playbook = tmp_path / "guardduty_response.yml"
     playbook.write_text(
         yaml.safe_dump(
@@ -66,7 +81,8 @@ def run_role(tmp_path: Path, extra_vars: dict[str, Any], *flags: str) -> subproc
                         {
                             "name": "Result",
                             "ansible.builtin.debug": {"msg": "{{ guardduty_response | to_json }}"},
-                        }
+                        },
+                        *(evidence if evidence_dir else []),
                     ],
                 }
             ]
@@ -196,9 +212,24 @@ def test_alerts_check_converge_idempotent_and_delivered(aws, tmp_path):
     for rule in RULES[:2]:
         client("events").put_targets(Rule=rule, Targets=[{"Id": "probe", "Arn": probe_arn}])
 
-    second = run_role(tmp_path, extra)
+    # The evidence report after it, as in site.yml: the rule of every region and the confirmed
+    # subscriptions are judged from what the run kept (the export is off: no export rows).
+    evidence_dir = tmp_path / "evidence"
+    evidence_dir.mkdir()
+    second = run_role(tmp_path, extra, evidence_dir=evidence_dir)
     assert second.returncode == 0, second.stdout[-3000:]
     assert recap(second)["changed"] == 0, second.stdout[-3000:]
+    report = json.loads((evidence_dir / "report.json").read_text())
+    judged = {
+        (r["check_id"], r["region"]): r["status"]
+        for r in report["rows"]
+        if r["check_id"].startswith(("guardduty_alert", "guardduty_export"))
+    }
+    assert judged == {
+        ("guardduty_alert_rule", HOME): "PASS",
+        ("guardduty_alert_rule", OTHER): "PASS",
+        ("guardduty_alert_subscriptions", HOME): "PASS",
+    }, report["rows"]
     home_targets = client("events").list_targets_by_rule(Rule=RULES[0])["Targets"]
     assert {t["Id"]: t["Arn"] for t in home_targets} == {
         "gdpr-guardduty-alerts": TOPIC_ARN,
@@ -257,11 +288,17 @@ def test_alerts_check_converge_idempotent_and_delivered(aws, tmp_path):
     assert publishers[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
 
-@pytest.mark.parametrize(
-    ("extra", "named"),
-    [
-        (
-            {
+def test_bad_input_fails_before_any_write_naming_the_variable(aws, tmp_path, monkeypatch):
+    """Every refusal as a case of ONE playbook run (run_cases: block/rescue per case, the message of
+    each kept apart); nothing exists after all of them."""
+    monkeypatch.setenv("AWS_REGION", HOME)
+    base = {"guardduty_export": False, "guardduty_regions": [HOME, OTHER]}
+    _run, cases = run_cases(
+        tmp_path,
+        "guardduty",
+        {
+            "input": {
+                **base,
                 "guardduty_alert_severity": 11,
                 "guardduty_regions": [HOME, "eu_west_2"],
                 "guardduty_alert_subscriptions": [
@@ -269,27 +306,24 @@ def test_alerts_check_converge_idempotent_and_delivered(aws, tmp_path):
                     {"protocol": "sqs", "endpoint": "arn:aws:sqs:eu-west-1:12345:q"},
                 ],
             },
-            [
-                "guardduty_alert_severity: 11 is out of range",
-                "guardduty_regions: not region names: eu_west_2",
-                "guardduty_alert_subscriptions[0].endpoint: 'dpo-at-example.com' is not an email address",
-                "guardduty_alert_subscriptions[1].endpoint: 'arn:aws:sqs:eu-west-1:12345:q' is not an SQS",
-            ],
-        ),
-        (
-            {"guardduty_home_region": "eu-west-9"},
-            ["guardduty_home_region: eu-west-9 is not a region enabled"],
-        ),
-        (
-            {"guardduty_export": True, "guardduty_export_bucket": "Findings_Bucket"},
-            ["guardduty_export_bucket", "Findings_Bucket"],
-        ),
-    ],
-)
-def test_bad_input_fails_before_any_write_naming_the_variable(aws, tmp_path, extra, named):
-    refused = run_role(tmp_path, {"guardduty_export": False, "guardduty_regions": [HOME, OTHER], **extra})
-    assert refused.returncode != 0
-    for text in named:
-        assert text in refused.stdout, refused.stdout[-2000:]
+            "home_region": {**base, "guardduty_home_region": "eu-west-9"},
+            "bucket": {**base, "guardduty_export": True, "guardduty_export_bucket": "Findings_Bucket"},
+        },
+        tasks_from="response",
+    )
+    named = {
+        "input": [
+            "guardduty_alert_severity: 11 is out of range",
+            "guardduty_regions: not region names: eu_west_2",
+            "guardduty_alert_subscriptions[0].endpoint: 'dpo-at-example.com' is not an email address",
+            "guardduty_alert_subscriptions[1].endpoint: 'arn:aws:sqs:eu-west-1:12345:q' is not an SQS",
+        ],
+        "home_region": ["guardduty_home_region: eu-west-9 is not a region enabled"],
+        "bucket": ["guardduty_export_bucket", "Findings_Bucket"],
+    }
+    for case, texts in named.items():
+        assert cases[case]["failed"], cases
+        for text in texts:
+            assert text in cases[case]["msg"], (case, cases[case]["msg"])
     assert nothing_exists() == []
     assert client("s3").list_buckets()["Buckets"] == []
