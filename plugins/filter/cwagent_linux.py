@@ -63,6 +63,25 @@ OS_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
+# The official download layout, <bucket>/<os>/<arch>/latest/amazon-cloudwatch-agent.<deb|rpm>
+# (CloudWatch user guide, "Download the CloudWatch agent package using the command line"): the <os>
+# directory of each distribution (facts.distribution), else of its family; <arch> by
+# facts.architecture. A regional bucket serves the same files from inside the region.
+DOWNLOAD_OS: dict[str, str] = {
+    "Debian": "debian",
+    "Ubuntu": "ubuntu",
+    "Amazon": "amazon_linux",
+    "CentOS": "centos",
+    "RedHat": "redhat",
+    "Rocky": "redhat",
+    "AlmaLinux": "redhat",
+    "OracleLinux": "redhat",
+}
+DOWNLOAD_FAMILY_OS: dict[str, str] = {"Debian": "debian", "RedHat": "redhat"}
+DOWNLOAD_ARCH: dict[str, str] = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+DOWNLOAD_BUCKET = "https://amazoncloudwatch-agent.s3.amazonaws.com"
+DOWNLOAD_REGIONAL_BUCKET = "https://amazoncloudwatch-agent-{region}.s3.{region}.amazonaws.com"
+
 # --- The journal ------------------------------------------------------------------------------
 # Hosts without a syslog daemon (Amazon Linux 2023, minimal Debian/Ubuntu images) keep sshd, sudo,
 # su and login events only in the journal. The agent reads it from 1.300070.0 on
@@ -259,6 +278,35 @@ def _check_log_formats(options: Mapping[str, Any]) -> None:
 def cwagent_linux_os_defaults(os_family: str) -> dict[str, Any]:
     """The agent user, its log reader groups and the package format of an OS family."""
     return dict(OS_DEFAULTS[_family(os_family)])
+
+
+def cwagent_linux_download(
+    facts: Mapping[str, Any], region: str = "", package_url: str = "", signature_url: str = ""
+) -> dict[str, str]:
+    """Where a host gets the agent package: ``url``, ``signature_url`` and ``package_format``.
+
+    ``facts``: the host's ``ansible_facts`` (os_family, distribution, architecture). ``package_url``
+    and ``signature_url`` are the user's overrides (``cloudwatch_agent_linux_package_url``, ...);
+    without ``package_url`` an architecture AWS builds no agent for is refused, naming the variable.
+    """
+    family = _family(str(facts.get("os_family")))
+    package_format = OS_DEFAULTS[family]["package_format"]
+    if not package_url:
+        architecture = str(facts.get("architecture"))
+        if architecture not in DOWNLOAD_ARCH:
+            raise _fail(
+                f"No CloudWatch agent download for architecture {architecture}: set {ROLE}_package_url"
+            )
+        os_dir = DOWNLOAD_OS.get(str(facts.get("distribution")), DOWNLOAD_FAMILY_OS[family])
+        bucket = DOWNLOAD_REGIONAL_BUCKET.format(region=region) if region else DOWNLOAD_BUCKET
+        package_url = (
+            f"{bucket}/{os_dir}/{DOWNLOAD_ARCH[architecture]}/latest/amazon-cloudwatch-agent.{package_format}"
+        )
+    return {
+        "url": package_url,
+        "signature_url": signature_url or f"{package_url}.sig",
+        "package_format": package_format,
+    }
 
 
 def syslog_writes(host: Mapping[str, Any]) -> bool:
@@ -651,6 +699,7 @@ class FilterModule:
         return {
             "cwagent_linux_detect": cwagent_linux_detect,
             "cwagent_linux_os_defaults": cwagent_linux_os_defaults,
+            "cwagent_linux_download": cwagent_linux_download,
             "cwagent_linux_journal_sources": cwagent_linux_journal_sources,
             "cwagent_linux_journald_problem": cwagent_linux_journald_problem,
             "cwagent_linux_journald_upgrade": cwagent_linux_journald_upgrade,

@@ -126,3 +126,61 @@ def test_amazon_linux_2023_without_rsyslog_reads_the_journal_and_runs_as_root() 
     paths = {e["file_path"] for e in frag["logs"]["logs_collected"]["files"]["collect_list"]}
     assert {"/var/log/secure", "/var/log/messages"} <= paths
     assert "journald" not in frag["logs"]["logs_collected"]
+
+
+# The agent's download layout as the CloudWatch user guide lists it ("Download the CloudWatch agent
+# package using the command line"): https://amazoncloudwatch-agent.s3.amazonaws.com/<os>/<arch>/
+# latest/amazon-cloudwatch-agent.<deb|rpm>, the regional bucket amazoncloudwatch-agent-<region>.
+GUIDE = "https://amazoncloudwatch-agent.s3.amazonaws.com"
+DOWNLOADS = [
+    ("Debian", "Debian", "x86_64", f"{GUIDE}/debian/amd64/latest/amazon-cloudwatch-agent.deb"),
+    ("Ubuntu", "Debian", "aarch64", f"{GUIDE}/ubuntu/arm64/latest/amazon-cloudwatch-agent.deb"),
+    ("Amazon", "RedHat", "x86_64", f"{GUIDE}/amazon_linux/amd64/latest/amazon-cloudwatch-agent.rpm"),
+    ("CentOS", "RedHat", "x86_64", f"{GUIDE}/centos/amd64/latest/amazon-cloudwatch-agent.rpm"),
+    ("RedHat", "RedHat", "arm64", f"{GUIDE}/redhat/arm64/latest/amazon-cloudwatch-agent.rpm"),
+    ("Rocky", "RedHat", "aarch64", f"{GUIDE}/redhat/arm64/latest/amazon-cloudwatch-agent.rpm"),
+    # A distribution the guide does not list gets its family's build.
+    ("Fedora", "RedHat", "x86_64", f"{GUIDE}/redhat/amd64/latest/amazon-cloudwatch-agent.rpm"),
+    ("Kali", "Debian", "amd64", f"{GUIDE}/debian/amd64/latest/amazon-cloudwatch-agent.deb"),
+]
+
+
+@pytest.mark.parametrize(("distribution", "family", "architecture", "url"), DOWNLOADS)
+def test_download_url_is_the_guides_for_the_distribution_and_architecture(
+    distribution: str, family: str, architecture: str, url: str
+) -> None:
+    facts = {"distribution": distribution, "os_family": family, "architecture": architecture}
+    assert cl.cwagent_linux_download(facts) == {
+        "url": url,
+        "signature_url": url + ".sig",
+        "package_format": cl.cwagent_linux_os_defaults(family)["package_format"],
+    }
+
+
+def test_download_from_the_regional_bucket() -> None:
+    facts = {"distribution": "Debian", "os_family": "Debian", "architecture": "x86_64"}
+    assert cl.cwagent_linux_download(facts, "eu-west-1")["url"] == (
+        "https://amazoncloudwatch-agent-eu-west-1.s3.eu-west-1.amazonaws.com"
+        "/debian/amd64/latest/amazon-cloudwatch-agent.deb"
+    )
+
+
+def test_download_urls_the_user_gives_win_and_any_architecture_may_then_install() -> None:
+    facts = {"distribution": "Debian", "os_family": "Debian", "architecture": "riscv64"}
+    mirror = "https://mirror.example/cwagent.deb"
+    assert cl.cwagent_linux_download(facts, "eu-west-1", mirror) == {
+        "url": mirror,
+        "signature_url": mirror + ".sig",
+        "package_format": "deb",
+    }
+    assert cl.cwagent_linux_download(facts, "", mirror, "https://mirror.example/sig")["signature_url"] == (
+        "https://mirror.example/sig"
+    )
+
+
+def test_download_for_an_architecture_without_an_agent_build_names_the_variable() -> None:
+    facts = {"distribution": "Ubuntu", "os_family": "Debian", "architecture": "riscv64"}
+    with pytest.raises(Exception, match="architecture riscv64: set cloudwatch_agent_linux_package_url"):
+        cl.cwagent_linux_download(facts)
+    with pytest.raises(Exception, match="OS family 'Suse' is not supported"):
+        cl.cwagent_linux_download({**facts, "os_family": "Suse", "architecture": "x86_64"})
