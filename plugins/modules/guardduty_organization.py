@@ -131,21 +131,22 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty impo
     validate_features,
 )
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
-    NOT_OPTED_IN,
     PartialWrite,
     RegionalClients,
     RegionOutcome,
     account_region,
-    check_regions,
-    enabled_regions,
     error_code,
-    region_counts,
+    finish,
     region_statuses,
     retry_decorator,
     run_in_regions,
     settle_refusals,
+    sort_outcomes,
+    target_regions,
     variable_name,
 )
+
+WHAT = "GuardDuty organization"  # names the work in warnings and the failure message
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "regions": {"type": "list", "elements": "str"},
@@ -269,59 +270,46 @@ def region_entry(outcome: RegionOutcome, blocked: bool) -> dict[str, Any]:
     return entry
 
 
+def member_warnings(entry: dict[str, Any]) -> list[str]:
+    """Members the run leaves as they are, said aloud: accounts gone from the organization, members
+    someone disassociated."""
+    members = entry.get("members") or {}
+    warnings = []
+    if members.get("left_organization"):
+        warnings.append(
+            f"{WHAT}: {entry['region']}: members no longer in the organization (kept, not deleted): "
+            + ", ".join(members["left_organization"])
+        )
+    if members.get("not_enabled"):
+        warnings.append(
+            f"{WHAT}: {entry['region']}: members not monitored (left as they are): "
+            + ", ".join(f"{m['account_id']} ({m['relationship_status']})" for m in members["not_enabled"])
+        )
+    return warnings
+
+
 def summarise(
     outcomes: list[RegionOutcome], statuses: dict[str, str], label: str, blocked: bool
 ) -> tuple[dict[str, Any], list[str], list[dict[str, str]]]:
-    regions, skipped, failed, warnings = [], [], [], []
+    report = sort_outcomes(outcomes, WHAT, statuses, label)
+    regions, warnings = [], list(report.warnings)
     diff: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
-    for outcome in outcomes:
-        if outcome.refused:
-            warnings.append(
-                f"GuardDuty organization: skipped region {outcome.region}: not opted in: {outcome.error}"
-            )
-            skipped.append({"region": outcome.region, "reason": outcome.error})
-            continue
-        if outcome.error:
-            error = outcome.error
-            if statuses.get(outcome.region) == NOT_OPTED_IN:
-                error += f" (the account has not opted in to {outcome.region}: enable it, or leave it out of {label})"
-            failed.append({"region": outcome.region, "error": error})
-            continue
+    for outcome in report.done:
         entry = region_entry(outcome, blocked)
-        members = entry.get("members") or {}
-        if members.get("left_organization"):
-            warnings.append(
-                f"GuardDuty organization: {outcome.region}: members no longer in the organization (kept, "
-                f"not deleted): {', '.join(members['left_organization'])}"
-            )
-        if members.get("not_enabled"):
-            warnings.append(
-                f"GuardDuty organization: {outcome.region}: members not monitored (left as they are): "
-                + ", ".join(f"{m['account_id']} ({m['relationship_status']})" for m in members["not_enabled"])
-            )
+        warnings += member_warnings(entry)
         regions.append(entry)
         diff["before"][outcome.region] = outcome.result["before"]
         diff["after"][outcome.region] = outcome.result["after"]
-    result = {
-        "changed": any(r["changed"] for r in regions) or any(o.wrote for o in outcomes if o.error),
-        "regions": regions,
-        "skipped_regions": skipped,
-        "region_counts": region_counts(outcomes),
-        "diff": diff,
-    }
-    return result, warnings, failed
+    result = report.result(any(r["changed"] for r in regions), diff, regions=regions)
+    return result, warnings, report.failed
 
 
 def choose_regions(
     module: AnsibleAWSModule, clients: RegionalClients
 ) -> tuple[list[str], dict[str, str], str]:
-    params = module.params
-    home = account_region(clients, [module.region, *(params["regions"] or []), "us-east-1"])
-    ec2 = clients("ec2", home)
-    if params["regions"]:
-        sources = {variable_name(params["variable_names"], "regions"): params["regions"]}
-        return sorted(set(params["regions"])), check_regions(module, ec2, sources), home
-    return enabled_regions(module, ec2), {}, home
+    home = account_region(clients, [module.region, *(module.params["regions"] or []), "us-east-1"])
+    regions, statuses = target_regions(module, clients("ec2", home), module.params["regions"])
+    return regions, statuses, home
 
 
 def validate(module: AnsibleAWSModule) -> list[dict[str, Any]]:
@@ -408,18 +396,7 @@ def main() -> None:
         result["diff"]["after"]["trusted_access"] = {
             org.SERVICE_PRINCIPAL: result["trusted_access"]["enabled"]
         }
-    for warning in warnings:
-        module.warn(warning)
-    if not module._diff:
-        result.pop("diff")
-    if failed:
-        module.fail_json(
-            msg="GuardDuty organization failed in "
-            + "; ".join(f"{f['region']}: {f['error']}" for f in failed),
-            failed_regions=failed,
-            **result,
-        )
-    module.exit_json(**result)
+    finish(module, WHAT, result, warnings, failed)
 
 
 if __name__ == "__main__":
