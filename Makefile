@@ -30,7 +30,7 @@ MOLECULE_CONTROLLER := $(sort $(foreach s,$(MOLECULE_SCENARIOS),$(if $(shell gre
 MOLECULE_HOSTS := $(filter-out $(MOLECULE_CONTROLLER),$(MOLECULE_SCENARIOS))
 # Integration tests that start no container (the controller plays on the embedded AWS, chromium on
 # a report): `make test` runs them beside the containers. Any other file is run with the containers.
-INTEGRATION_CONTROLLER := $(wildcard $(addprefix tests/integration/,test_least_privilege.py test_faults.py test_evidence_browser.py))
+INTEGRATION_CONTROLLER := $(wildcard $(addprefix tests/integration/,test_least_privilege.py test_faults.py test_faults_records.py test_evidence_browser.py))
 
 .PHONY: help
 help: ## list targets

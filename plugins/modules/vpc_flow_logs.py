@@ -16,8 +16,9 @@ description:
     community modules handle one region per call).
   - "VPCs are selected by O(vpcs) (C({region: [vpc ids]})) or, with O(all_vpcs=true), every VPC of
     O(regions) (default every region enabled for the account)."
-  - All regions are read first. A VPC of O(vpcs) that does not exist, a malformed ID, an unknown
-    region or an unreadable region fails the module before any flow log is created.
+  - All regions are read first. A VPC of O(vpcs) that does not exist, a malformed ID or an unknown
+    region fails the module before any flow log is created. A region that cannot be read is not
+    worked; the module fails naming it after the other regions are done.
   - A VPC that already has a flow log to the same log group keeps it and gets no second one. A flow
     log cannot be modified, so if the kept one differs (traffic type, format, aggregation interval)
     the difference is reported in RV(flow_logs[].differences) and as a warning, never fixed by
@@ -282,7 +283,9 @@ def read_all(
     home: str,
     statuses: dict[str, str],
 ) -> dict[str, RegionOutcome]:
-    """Read every region; fail (nothing written yet) on a failed region or a VPC that is not there."""
+    """Read every region; fail (nothing written yet) on a VPC that is not there. A region that cannot
+    be read (access denied there, endpoint down) is not planned and does not stop the others: it is
+    reported as failed after they are done (main)."""
     params = module.params
     names = params["variable_names"]
     outcomes = run_in_regions(
@@ -293,13 +296,11 @@ def read_all(
         settle_refusals(outcomes, lambda: region_statuses(clients("ec2", home)))
     problems = []
     for outcome in outcomes:
-        if outcome.error and not outcome.refused:
-            hint = (
-                f" (the account has not opted in to {outcome.region})"
-                if statuses.get(outcome.region) == NOT_OPTED_IN
-                else ""
+        if outcome.error and not outcome.refused and statuses.get(outcome.region) == NOT_OPTED_IN:
+            # a region named in the input that the account cannot use: an input problem
+            problems.append(
+                f"{outcome.region}: {outcome.error} (the account has not opted in to {outcome.region})"
             )
-            problems.append(f"{outcome.region}: {outcome.error}{hint}")
         elif not outcome.error and wanted[outcome.region]:
             gone = missing_vpcs(wanted[outcome.region] or [], outcome.result.vpc_ids)
             if gone:
@@ -387,6 +388,8 @@ def main() -> None:
         )
 
     done = {o.region: o for o in run_in_regions(sorted(plans), work, params["max_concurrency"])}
+    # A region whose read failed was never planned: that failure is its outcome.
+    done.update({r: o for r, o in reads.items() if o.error and not o.refused})
     finish(module, WHAT, *summarise(reads, done, desired))
 
 
