@@ -17,6 +17,7 @@ from __future__ import annotations
 import boto3
 import pytest
 from controller_play import changed_count, run_play
+from test_controller_guards import run_cases
 
 REGIONS = ["eu-west-1", "eu-central-1"]
 BUCKET = "gdpr-config-123456789012-eu-west-1"
@@ -84,27 +85,27 @@ def test_check_converge_idempotence_foreign_left_alone_then_managed(foreign):
     assert their_status["recording"] is True
 
 
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        (
-            {
-                "config_recorder_regions": ["eu-central-1"],
-                "config_recorder_global_resources_region": "eu-west-1",
-            },
-            "config_recorder_global_resources_region: eu-west-1 is not among the regions recorded",
-        ),
-        (
-            {"config_recorder_regions": ["eu-wset-1"]},
-            "eu-wset-1 in config_recorder_regions (did you mean eu-west-1?)",
-        ),
-        ({"config_recorder_delivery_frequency": "Daily"}, "config_recorder_delivery_frequency"),
-    ],
-    ids=["global-region-not-recorded", "region-typo", "frequency"],
-)
-def test_bad_input_is_refused_before_any_write(aws, extra, message):
-    result = run_play("config_recorder", extra)
-    assert result.returncode != 0
-    assert message in result.stdout, result.stdout[-3000:]
+BAD_INPUTS = {
+    "global-region-not-recorded": (
+        {"config_recorder_regions": ["eu-central-1"], "config_recorder_global_resources_region": "eu-west-1"},
+        "config_recorder_global_resources_region: eu-west-1 is not among the regions recorded",
+    ),
+    "region-typo": (
+        {"config_recorder_regions": ["eu-wset-1"]},
+        "eu-wset-1 in config_recorder_regions (did you mean eu-west-1?)",
+    ),
+    "frequency": ({"config_recorder_delivery_frequency": "Daily"}, "config_recorder_delivery_frequency"),
+}
+
+
+def test_bad_input_is_refused_before_any_write(aws, tmp_path):
+    """Every refusal as a case of ONE ansible-playbook run (run_cases); the end state, read after all
+    of them, shows that none wrote anything."""
+    _run, results = run_cases(
+        tmp_path, "config_recorder", {name: case for name, (case, _msg) in BAD_INPUTS.items()}
+    )
+    for name, (_case, message) in BAD_INPUTS.items():
+        assert results[name]["failed"], (name, results[name])
+        assert message in results[name]["msg"], (name, results[name]["msg"])
     assert recorder("eu-west-1") == (None, None)
     assert boto3.client("s3", region_name="eu-west-1").list_buckets()["Buckets"] == []

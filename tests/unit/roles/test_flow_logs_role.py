@@ -18,6 +18,7 @@ import json
 import boto3
 import pytest
 from controller_play import changed_count, inventory, run_play
+from test_controller_guards import run_cases
 
 GROUP = "/gdpr/prod/vpc-flow-logs"
 ROLE = "gdpr-vpc-flow-logs-delivery"
@@ -102,42 +103,41 @@ def test_check_converge_idempotence_and_end_state(estate):
     assert len(our_flow_logs("eu-west-1", estate["west"])) == 1
 
 
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        (
-            {"flow_logs_vpcs": {"eu-west-1": ["vpc-0123456789abcdef0"]}},
-            "flow_logs_vpcs.eu-west-1: no such VPC",
-        ),
-        (
-            {"flow_logs_vpcs": {"eu-wset-1": ["vpc-12345678"]}},
-            "eu-wset-1 in flow_logs_vpcs (did you mean eu-west-1?)",
-        ),
-        (
-            {"flow_logs_log_format": "${srcaddr} ${dst-addr}"},
-            "flow_logs_log_format: unknown flow log field(s): dst-addr",
-        ),
-        (
-            {"flow_logs_all_vpcs": True, "flow_logs_regions": ["eu-west-1"], "flow_logs_retention_days": 7},
-            "shorten",
-        ),
-    ],
-    # Malformed VPC IDs and a wrong traffic type are refused the same way (module_utils planning tests;
-    # argument spec choices), without a playbook run each.
-    # Malformed VPC IDs and a wrong traffic type are refused the same way without a playbook run each
-    # (module_utils planning tests; argument spec choices).
-    ids=["missing-vpc", "region-typo", "format", "retention-shortened"],
-)
-def test_bad_input_is_refused_before_any_write(aws, extra, message):
+# Each refusal with the message that must name its variable. Malformed VPC IDs and a wrong traffic
+# type are refused the same way without a case each (module_utils planning tests; argument spec choices).
+BAD_INPUTS = {
+    "missing-vpc": (
+        {"flow_logs_vpcs": {"eu-west-1": ["vpc-0123456789abcdef0"]}},
+        "flow_logs_vpcs.eu-west-1: no such VPC",
+    ),
+    "region-typo": (
+        {"flow_logs_vpcs": {"eu-wset-1": ["vpc-12345678"]}},
+        "eu-wset-1 in flow_logs_vpcs (did you mean eu-west-1?)",
+    ),
+    "format": (
+        {"flow_logs_log_format": "${srcaddr} ${dst-addr}"},
+        "flow_logs_log_format: unknown flow log field(s): dst-addr",
+    ),
+    "retention-shortened": (
+        {"flow_logs_all_vpcs": True, "flow_logs_regions": ["eu-west-1"], "flow_logs_retention_days": 7},
+        "shorten",
+    ),
+}
+
+
+def test_bad_input_is_refused_before_any_write(aws, tmp_path):
+    """Every refusal as a case of ONE ansible-playbook run (run_cases); the end state, read after all
+    of them, shows that none wrote anything."""
     logs = boto3.client("logs", region_name="eu-west-1")
-    if "flow_logs_retention_days" in extra:
-        logs.create_log_group(logGroupName=GROUP)
-        logs.put_retention_policy(logGroupName=GROUP, retentionInDays=3653)
-    result = run_play("flow_logs", extra)
-    assert result.returncode != 0
-    assert message in result.stdout, result.stdout[-3000:]
+    logs.create_log_group(logGroupName=GROUP)
+    logs.put_retention_policy(logGroupName=GROUP, retentionInDays=3653)
+    _run, results = run_cases(
+        tmp_path, "flow_logs", {name: case for name, (case, _msg) in BAD_INPUTS.items()}
+    )
+    for name, (_case, message) in BAD_INPUTS.items():
+        assert results[name]["failed"], (name, results[name])
+        assert message in results[name]["msg"], (name, results[name]["msg"])
     assert ec2("eu-west-1").describe_flow_logs()["FlowLogs"] == []
     assert boto3.client("iam", region_name="us-east-1").list_roles()["Roles"] == []
     assert boto3.client("kms", region_name="eu-west-1").list_keys()["Keys"] == []
-    if "flow_logs_retention_days" in extra:
-        assert logs.describe_log_groups()["logGroups"][0]["retentionInDays"] == 3653
+    assert [g["retentionInDays"] for g in logs.describe_log_groups()["logGroups"]] == [3653]
