@@ -106,6 +106,11 @@ keys:
   returned: always
   type: dict
   sample: {"eu-west-1": {"arn": "arn:aws:kms:...", "action": "create", "changes": ["create"]}}
+skipped_regions:
+  description: Always empty - every region is named by the caller, so none is skipped (kept for the shape the multi-region modules share).
+  returned: always
+  type: list
+  elements: dict
 failed_regions:
   description: Regions where an error happened (the module then fails).
   returned: on failure
@@ -133,13 +138,14 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.arns import pa
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
     PartialWrite,
     RegionalClients,
-    RegionOutcome,
+    RegionReport,
     account_region,
     check_regions,
     error_code,
-    region_counts,
+    finish,
     retry_decorator,
     run_in_regions,
+    sort_outcomes,
     variable_name,
 )
 
@@ -340,30 +346,21 @@ def summarise(
     reads: dict[str, plan.KeyRead | None],
     plans: dict[str, plan.KeyPlan],
     wanted: dict[str, plan.Desired],
-    outcomes: list[RegionOutcome],
-) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    keys, arns, failed = {}, {}, []
+    report: RegionReport,
+) -> dict[str, Any]:
+    """The module result over the regions that were done (failed ones are in ``report.failed``)."""
+    keys, arns = {}, {}
     diff: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
-    for outcome in outcomes:
+    for outcome in report.done:
         region, key_plan = outcome.region, plans[outcome.region]
-        if outcome.error:
-            failed.append({"region": region, "error": outcome.error})
-            continue
         arn = outcome.result or ""
         keys[region] = {"arn": arn, "action": key_plan.action, "changes": key_plan.changes}
         if arn:
             arns[region] = arn
         diff["before"][region] = plan.key_view(reads[region], wanted[region].alias)
         diff["after"][region] = plan.planned_view(reads[region], key_plan, wanted[region], arn)
-    changed = any(p.changes for r, p in plans.items() if r in keys) or any(o.wrote for o in outcomes)
-    result = {
-        "changed": changed,
-        "keys": keys,
-        "key_arns": arns,
-        "region_counts": region_counts(outcomes),
-        "diff": diff,
-    }
-    return result, failed
+    changed = any(plans[r].changes for r in keys)
+    return report.result(changed, diff, keys=keys, key_arns=arns)
 
 
 def main() -> None:
@@ -376,7 +373,7 @@ def main() -> None:
     regions = sorted(set(params["regions"]))
     clients = RegionalClients(module, retry_decorator())
     home = account_region(clients, [module.region, *regions, "us-east-1"])
-    check_regions(module, clients("ec2", home), {variable_name(names, "regions"): regions})
+    statuses = check_regions(module, clients("ec2", home), {variable_name(names, "regions"): regions})
     try:
         caller = clients("sts", home).get_caller_identity(aws_retry=True)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
@@ -404,16 +401,8 @@ def main() -> None:
         return update_key(kms, key_plan, wanted[region])
 
     outcomes = run_in_regions(regions, work, params["max_concurrency"])
-    result, failed = summarise(reads, plans, wanted, outcomes)
-    if not module._diff:
-        result.pop("diff")
-    if failed:
-        module.fail_json(
-            msg="KMS keys failed in " + "; ".join(f"{f['region']}: {f['error']}" for f in failed),
-            failed_regions=failed,
-            **result,
-        )
-    module.exit_json(**result)
+    report = sort_outcomes(outcomes, "KMS keys", statuses, variable_name(names, "regions"))
+    finish(module, "KMS keys", summarise(reads, plans, wanted, report), report.warnings, report.failed)
 
 
 if __name__ == "__main__":
