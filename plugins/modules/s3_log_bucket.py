@@ -264,15 +264,21 @@ def await_bucket(s3: Any, name: str) -> None:
 
 
 def apply(s3: Any, name: str, region: str, diff: dict[str, Any]) -> None:
-    """Write ``diff``; creation first (with its ownership), then the tags that mark the bucket as
-    ours, then the rest: a run cut short after creation leaves a bucket the next run recognises as
-    its own and finishes, rather than one it must refuse as someone else's."""
+    """Write ``diff``; creation first (with its ownership), then the retention rule, then the tags
+    that mark the bucket as ours, then the rest. A run cut short after the tags leaves a bucket the
+    next run recognises as its own and finishes; one cut short before them leaves a bucket the next
+    run refuses as someone else's (never takes over). The retention comes before the tags: a tagged
+    bucket without it would look like one kept forever, which the next run must not shorten."""
     if diff.get("create"):
         kwargs: dict[str, Any] = {"Bucket": name, "ObjectOwnership": "BucketOwnerEnforced"}
         if region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
         s3.create_bucket(aws_retry=True, **kwargs)
         await_bucket(s3, name)
+    if "lifecycle" in diff:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name, LifecycleConfiguration={"Rules": diff["lifecycle"]}, aws_retry=True
+        )
     if "tags" in diff:
         tag_set = [{"Key": k, "Value": v} for k, v in sorted(diff["tags"].items())]
         s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_set}, aws_retry=True)
@@ -294,10 +300,6 @@ def apply(s3: Any, name: str, region: str, diff: dict[str, Any]) -> None:
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"}, aws_retry=True)
     if "policy" in diff:
         s3.put_bucket_policy(Bucket=name, Policy=json.dumps(diff["policy"]), aws_retry=True)
-    if "lifecycle" in diff:
-        s3.put_bucket_lifecycle_configuration(
-            Bucket=name, LifecycleConfiguration={"Rules": diff["lifecycle"]}, aws_retry=True
-        )
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import log_archive as plan
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import retry_decorator
 from ansible_collections.gdpr.aws_monitoring.plugins.modules import s3_log_bucket as module
 
@@ -71,9 +72,16 @@ def _expect_configuration(stubber: Stubber) -> None:
         "put_bucket_encryption",
         "put_bucket_versioning",
         "put_bucket_policy",
-        "put_bucket_lifecycle_configuration",
     ):
         stubber.add_response(call, {}, None)
+
+
+def _expect_retention(stubber: Stubber) -> None:
+    """The retention rule, before the tags: a tagged bucket without it would look kept forever."""
+    rules = [plan.retention_rule(365)]
+    stubber.add_response(
+        "put_bucket_lifecycle_configuration", {}, {"Bucket": NAME, "LifecycleConfiguration": {"Rules": rules}}
+    )
 
 
 def test_a_new_bucket_is_awaited_through_throttling(s3: Any) -> None:
@@ -84,19 +92,23 @@ def test_a_new_bucket_is_awaited_through_throttling(s3: Any) -> None:
     _expect_create(stubber)
     stubber.add_client_error("head_bucket", service_error_code="503", http_status_code=503)
     stubber.add_response("head_bucket", {}, {"Bucket": NAME})
+    _expect_retention(stubber)
     stubber.add_response("put_bucket_tagging", {}, {"Bucket": NAME, "Tagging": ANY})
     _expect_configuration(stubber)
     module.apply(client, NAME, REGION, _new_bucket_diff())
 
 
 def test_a_new_bucket_is_marked_as_ours_before_it_is_configured(s3: Any) -> None:
-    """The ownership tag is the first write after the bucket exists. A run cut short later (the
-    endpoint dropped at PutBucketPolicy in test_faults_records) leaves a bucket the rerun finishes;
-    before the fix the tag came last and the rerun refused the half-made bucket as someone else's."""
+    """The retention rule and then the ownership tag are the first writes after the bucket exists.
+    A run cut short later (the endpoint dropped at PutBucketPolicy in test_faults_records) leaves a
+    bucket the rerun finishes. Before the fix the tag came last (the rerun refused the half-made
+    bucket as someone else's), and then the retention came last (the rerun refused to "shorten" a
+    tagged bucket that had no expiry yet)."""
     client, stubber = s3
     _expect_create(stubber)
     stubber.add_client_error("head_bucket", service_error_code="404", http_status_code=404)
     stubber.add_response("head_bucket", {}, {"Bucket": NAME})
+    _expect_retention(stubber)
     stubber.add_response(
         "put_bucket_tagging",
         {},
