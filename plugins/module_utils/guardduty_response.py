@@ -290,6 +290,29 @@ def plan_rule_absent(current: dict[str, Any] | None, name: str) -> tuple[list[Ac
     return actions, None
 
 
+# --- the forwarder role's inline policy -----------------------------------------------------------
+
+
+def role_name_of(arn: str) -> str:
+    """``arn:aws:iam::123456789012:role/path/name`` -> ``name`` (IAM calls take the name, not the path)."""
+    return str(arn).rsplit("/", 1)[-1]
+
+
+def plan_role_policy(
+    role_arn: str, name: str, current: dict[str, Any] | None, wanted: dict[str, Any], policies_differ: Any
+) -> list[Action]:
+    """PutRolePolicy when the forwarder role's inline policy ``name`` is missing or differs.
+
+    Planned here rather than by amazon.aws.iam_policy, which fails under --check on a role still to be
+    created: a first ``--check --diff`` then shows the policy that will be put (``current`` None).
+    ``policies_differ`` is amazon.aws's compare_policies, passed in to keep this file pure.
+    """
+    if current is not None and not policies_differ(current, wanted):
+        return []
+    params = {"RoleName": role_name_of(role_arn), "PolicyName": name, "PolicyDocument": json.dumps(wanted)}
+    return [Action("put_role_policy", params)]
+
+
 # --- topic ---------------------------------------------------------------------------------------
 
 

@@ -85,6 +85,21 @@ options:
       - IAM role EventBridge assumes to put events on the home region's bus (C(events:PutEvents)).
         Required with O(state=present) when a region other than O(home_region) is covered.
     type: str
+  forwarder_role_policy:
+    description:
+      - An inline policy the module keeps on the role of O(forwarder_role_arn) (the role must exist
+        outside check mode). Under check mode on a role still to be created it is shown as planned,
+        which amazon.aws.iam_policy cannot do.
+    type: dict
+    suboptions:
+      name:
+        description: Name of the inline policy.
+        type: str
+        required: true
+      document:
+        description: The policy document.
+        type: dict
+        required: true
   severity:
     description: Lowest GuardDuty severity that alerts, a number from 1 to 10 or LOW, MEDIUM, HIGH, CRITICAL.
     type: str
@@ -107,7 +122,7 @@ notes:
     (tags at creation), C(RemoveTargets) and C(DeleteRule) (for V(absent)), C(iam:PassRole) on
     O(forwarder_role_arn), C(sns:CreateTopic), C(TagResource), C(GetTopicAttributes),
     C(SetTopicAttributes), C(ListSubscriptionsByTopic), C(Subscribe), C(Unsubscribe) (purge only),
-    C(ec2:DescribeRegions).
+    C(ec2:DescribeRegions); C(iam:GetRolePolicy) and C(PutRolePolicy) with O(forwarder_role_policy).
 extends_documentation_fragment:
   - gdpr.aws_monitoring.regions
   - amazon.aws.common.modules
@@ -136,6 +151,11 @@ regions:
   type: list
   elements: dict
   sample: [{"region": "eu-west-1", "changed": false, "rules": [{"name": "gdpr-guardduty-findings", "state": "ENABLED", "actions": []}]}]
+forwarder_role_policy:
+  description: The forwarder role's inline policy (O(forwarder_role_policy)) - C(role), C(name), C(changed), C(actions).
+  returned: always
+  type: dict
+  sample: {"role": "gdpr-guardduty-events-forwarder", "name": "gdpr-guardduty-forward-to-home-bus", "changed": false, "actions": []}
 topic:
   description: The topic's ARN, KMS key and subscriptions (C(total), C(confirmed), C(pending), C(endpoints)).
   returned: always
@@ -178,9 +198,11 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty_resp
     TopicWish,
     desired_rules,
     parse_topic_arn,
+    plan_role_policy,
     plan_rule,
     plan_rule_absent,
     plan_topic,
+    role_name_of,
     rule_view,
     severity_threshold,
     subscription_counts,
@@ -225,6 +247,13 @@ ARGUMENT_SPEC: dict[str, Any] = {
     },
     "purge_subscriptions": {"type": "bool", "default": False},
     "forwarder_role_arn": {"type": "str"},
+    "forwarder_role_policy": {
+        "type": "dict",
+        "options": {
+            "name": {"type": "str", "required": True},
+            "document": {"type": "dict", "required": True},
+        },
+    },
     "severity": {"type": "str", "default": "7"},
     "rule_prefix": {"type": "str", "default": "gdpr-guardduty"},
     "tamper": {"type": "bool", "default": True},
@@ -443,6 +472,38 @@ def ensure_topic(
         return {"changed": False}, failure
 
 
+def handle_forwarder_policy(
+    clients: RegionalClients, params: dict[str, Any], check_mode: bool
+) -> tuple[dict[str, Any], dict[str, Any], dict | None]:
+    """(result view, diff before/after, failure or None) of the forwarder role's inline policy."""
+    wish = params["forwarder_role_policy"]
+    if params["state"] != "present" or not wish or not params["forwarder_role_arn"]:
+        return {}, {}, None
+    arn, name = params["forwarder_role_arn"], wish["name"]
+    client = clients("iam", params["home_region"])
+    view = {"role": role_name_of(arn), "name": name, "changed": False, "actions": []}
+    try:
+        try:
+            current = client.get_role_policy(RoleName=role_name_of(arn), PolicyName=name, aws_retry=True)[
+                "PolicyDocument"
+            ]
+        except Exception as exc:
+            if aws_error_code(exc) != "NoSuchEntity":  # no such policy, or (check mode) no role yet
+                raise
+            current = None
+        actions = plan_role_policy(arn, name, current, wish["document"], compare_policies)
+        if actions and not check_mode:
+            apply_actions(client, actions)
+    except Exception as exc:
+        failure = {
+            "region": params["home_region"],
+            "error": f"IAM policy {name}: {type(exc).__name__}: {exc}",
+        }
+        return view, {}, failure
+    view.update(changed=bool(actions), actions=[a.kind for a in actions])
+    return view, {"before": current, "after": wish["document"]}, None
+
+
 def main() -> None:
     module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = validated_params(module)
@@ -450,6 +511,8 @@ def main() -> None:
     regions, statuses = choose_regions(module, clients, params)
     # The topic first: the home region's rules then point at a topic that exists.
     topic, topic_failure = ensure_topic(clients, params, module.check_mode)
+    # The forwarder's permission before the rules that use it.
+    policy, policy_diff, policy_failure = handle_forwarder_policy(clients, params, module.check_mode)
     outcomes = run_in_regions(
         regions,
         lambda region: handle_region(region, clients, params, module.check_mode),
@@ -460,10 +523,12 @@ def main() -> None:
         settle_refusals(outcomes, lambda: region_statuses(clients("ec2", params["home_region"])))
     label = variable_name(params["variable_names"], "regions")
     result, warnings, failed = summarise(outcomes, statuses, label)
-    if topic_failure:
-        failed.insert(0, topic_failure)
-    result["changed"] = result["changed"] or bool(topic.get("changed"))
-    result.update(topic=topic, threshold=params["threshold"])
+    failed[:0] = [f for f in (topic_failure, policy_failure) if f]
+    result["changed"] = result["changed"] or bool(topic.get("changed")) or bool(policy.get("changed"))
+    result.update(topic=topic, forwarder_role_policy=policy, threshold=params["threshold"])
+    if policy_diff:
+        result["diff"]["before"]["forwarder_role_policy"] = policy_diff["before"]
+        result["diff"]["after"]["forwarder_role_policy"] = policy_diff["after"]
     finish(module, WHAT, result, warnings, failed)
 
 

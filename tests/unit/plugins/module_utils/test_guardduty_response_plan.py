@@ -247,3 +247,17 @@ def test_guardduty_principals_add_the_regional_ones_of_opt_in_regions_covered():
         "guardduty.af-south-1.amazonaws.com",
     ]
     assert gr.guardduty_principals(["eu-west-1"], statuses) == ["guardduty.amazonaws.com"]
+
+
+def test_forwarder_policy_planned_even_when_the_role_is_still_to_be_made():
+    """A first --check: the role does not exist, so nothing could be read; the policy is planned."""
+    arn = "arn:aws:iam::123456789012:role/gdpr/gdpr-guardduty-events-forwarder"
+    wanted = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "events:PutEvents", "Resource": "*"}],
+    }
+    actions = gr.plan_role_policy(arn, "p", None, wanted, lambda a, b: a != b)
+    assert [(a.kind, a.params["RoleName"], json.loads(a.params["PolicyDocument"])) for a in actions] == [
+        ("put_role_policy", "gdpr-guardduty-events-forwarder", wanted)
+    ]
+    assert gr.plan_role_policy(arn, "p", wanted, wanted, lambda a, b: a != b) == []
