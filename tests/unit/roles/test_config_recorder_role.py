@@ -50,6 +50,8 @@ def test_check_converge_idempotence_foreign_left_alone_then_managed(foreign):
     assert changed_count(check) > 0
     assert recorder("eu-west-1") == (None, None)
     assert boto3.client("s3", region_name="eu-west-1").list_buckets()["Buckets"] == []
+    aliases = boto3.client("kms", region_name="eu-west-1").list_aliases()["Aliases"]
+    assert [a["AliasName"] for a in aliases if a["AliasName"].startswith("alias/gdpr")] == []
 
     first = run_play("config_recorder", {"config_recorder_regions": REGIONS})
     assert first.returncode == 0, first.stdout[-3000:]
@@ -95,6 +97,9 @@ BAD_INPUTS = {
         "eu-wset-1 in config_recorder_regions (did you mean eu-west-1?)",
     ),
     "frequency": ({"config_recorder_delivery_frequency": "Daily"}, "config_recorder_delivery_frequency"),
+    # Refused by the bucket module only after the key was made, before the fix (a run wrote a key).
+    "negative-retention": ({"config_recorder_retention_days": -5}, "config_recorder_retention_days"),
+    "retention-not-a-number": ({"config_recorder_retention_days": "ten"}, "config_recorder_retention_days"),
 }
 
 
@@ -109,3 +114,5 @@ def test_bad_input_is_refused_before_any_write(aws, tmp_path):
         assert message in results[name]["msg"], (name, results[name]["msg"])
     assert recorder("eu-west-1") == (None, None)
     assert boto3.client("s3", region_name="eu-west-1").list_buckets()["Buckets"] == []
+    aliases = boto3.client("kms", region_name="eu-west-1").list_aliases()["Aliases"]
+    assert [a["AliasName"] for a in aliases if a["AliasName"].startswith("alias/gdpr")] == []
