@@ -9,8 +9,9 @@ Nothing here talks to AWS. Two accounts take part and the module plays whichever
   security account GuardDuty's delegated administrator in every region;
 * the **delegated administrator** (the security account) sets auto-enable for the organization's
   members with the protection plans configured, and makes every existing member account a GuardDuty
-  member (CreateMembers, at most 50 accounts a call). Members whose account has left the
-  organization are reported, never deleted.
+  member (CreateMembers, at most 50 accounts a call), and keeps the existing members' plans in step
+  (UpdateMemberDetectors, 50 a call). Members whose account has left the organization are reported,
+  never deleted.
 
 Any other caller is refused before anything is read in a region or written.
 """
@@ -21,6 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty import (
+    features_differ,
+    features_to_aws,
+)
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty_response import Action
 
 SERVICE_PRINCIPAL = "guardduty.amazonaws.com"
@@ -248,3 +253,33 @@ def plan_members(
     )
     left = sorted(a for a in have if a not in in_org)
     return MembersPlan(actions, to_create, len(have), not_enabled, left)
+
+
+def monitored_members(accounts: list[dict[str, Any]], members: list[dict[str, Any]]) -> list[str]:
+    """Members of the organization whose detector the administrator manages (relationship Enabled)."""
+    in_org = {a["Id"] for a in accounts}
+    return sorted(
+        m["AccountId"]
+        for m in members
+        if m["AccountId"] in in_org and m.get("RelationshipStatus") == "Enabled"
+    )
+
+
+def member_feature_updates(
+    detector_id: str | None, member_features: dict[str, list[dict[str, Any]]], wanted: list[dict[str, Any]]
+) -> tuple[list[Action], list[str]]:
+    """UpdateMemberDetectors (50 accounts a call) for the existing members whose plans differ from
+    ``wanted`` (guardduty.features_from_params shape); plans not listed keep their state. Auto-enable
+    NEW leaves existing members as they are: this keeps them in step with the configured plans.
+
+    ``member_features``: account -> its features (guardduty.features_from_aws shape, GetMemberDetectors).
+    """
+    stale = sorted(a for a, have in member_features.items() if features_differ(have, wanted))
+    actions = [
+        Action(
+            "update_member_detectors",
+            {"DetectorId": detector_id, "AccountIds": chunk, "Features": features_to_aws(wanted)},
+        )
+        for chunk in batches(stale)
+    ]
+    return actions, stale

@@ -20,7 +20,9 @@ description:
   - As the B(delegated administrator) (O(admin_account_id)) - sets auto-enable for the organization's
     members (O(auto_enable)) with the protection plans of O(features)
     (C(UpdateOrganizationConfiguration)), and makes every ACTIVE account of the organization a
-    GuardDuty member (C(CreateMembers), at most 50 accounts per call). Members whose account left the
+    GuardDuty member (C(CreateMembers), at most 50 accounts per call), and keeps the plans of existing
+    members in step with O(features) (C(GetMemberDetectors), C(UpdateMemberDetectors), 50 accounts per
+    call; with V(NEW) AWS leaves existing members as they are). Members whose account left the
     organization, and members someone disassociated, are reported (with a warning), never deleted or
     re-associated.
   - Any other caller is refused before anything is written or read in a region, naming the variable
@@ -58,8 +60,9 @@ notes:
     C(EnableOrganizationAdminAccount) (and what that call needs, see the guardduty role's README).
   - The delegated administrator needs C(organizations:DescribeOrganization), C(ListAccounts),
     C(guardduty:ListDetectors), C(DescribeOrganizationConfiguration), C(UpdateOrganizationConfiguration),
-    C(ListMembers), C(CreateMembers). Its detectors must exist (the guardduty role) - a region without one
-    fails, naming it (under check mode it is shown as planned).
+    C(ListMembers), C(CreateMembers), C(GetMemberDetectors), C(UpdateMemberDetectors). Its detectors
+    must exist (the guardduty role) - a region without one fails, naming it (under check mode it is
+    shown as planned).
 extends_documentation_fragment:
   - gdpr.aws_monitoring.regions
   - amazon.aws.common.modules
@@ -127,6 +130,7 @@ except ImportError:  # AnsibleAWSModule reports the missing SDK itself
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import guardduty_organization as org
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty import (
+    features_from_aws,
     features_from_params,
     validate_features,
 )
@@ -181,6 +185,16 @@ def read_caller(clients: RegionalClients, home: str) -> tuple[str, str | None]:
     return account, answer["Organization"].get("MasterAccountId")
 
 
+def read_member_features(client: Any, detector_id: str | None, accounts: list[str]) -> dict[str, list[dict]]:
+    """account -> its detector's plans (GetMemberDetectors, 50 accounts a call)."""
+    found: dict[str, list[dict]] = {}
+    for chunk in org.batches(accounts):
+        answer = client.get_member_detectors(DetectorId=detector_id, AccountIds=chunk, aws_retry=True)
+        for config in answer.get("MemberDataSourceConfigurations") or []:
+            found[config["AccountId"]] = features_from_aws(config.get("Features"))
+    return found
+
+
 def plan_region(
     region: str, clients: RegionalClients, params: dict[str, Any], context: dict[str, Any], check_mode: bool
 ) -> dict[str, Any]:
@@ -219,7 +233,13 @@ def plan_region(
         )
         actions, after = org.plan_org_config(detector_id, config, params["auto_enable"], context["features"])
         members_plan = org.plan_members(detector_id, context["accounts"], members, admin)
-        planned["actions"] += actions + members_plan.actions
+        current = read_member_features(
+            client, detector_id, org.monitored_members(context["accounts"], members)
+        )
+        feature_actions, stale = org.member_feature_updates(
+            detector_id, current, context["detector_features"]
+        )
+        planned["actions"] += actions + members_plan.actions + feature_actions
         planned["detector_id"] = detector_id
         planned["before"]["organization_configuration"] = config
         planned["after"]["organization_configuration"] = after
@@ -228,6 +248,7 @@ def plan_region(
             "created": members_plan.to_create,
             "not_enabled": members_plan.not_enabled,
             "left_organization": members_plan.left_organization,
+            "features_updated": stale,
         }
     return planned
 
@@ -243,7 +264,8 @@ def apply_region(region: str, clients: RegionalClients, planned: dict[str, Any])
             unprocessed = (answer or {}).get("UnprocessedAccounts") or []
             if unprocessed:
                 raise RuntimeError(
-                    "CreateMembers left accounts out: "
+                    "".join(word.title() for word in action.kind.split("_"))
+                    + " left accounts out: "
                     + "; ".join(f"{u.get('AccountId')}: {u.get('Result')}" for u in unprocessed)
                 )
     except Exception as exc:
@@ -347,6 +369,7 @@ def main() -> None:
         "roles": roles,
         "admin_variable": admin_variable,
         "features": org.wanted_org_features(features, params["auto_enable"]),
+        "detector_features": features,
         "accounts": [],
     }
     trusted: list[Any] = []

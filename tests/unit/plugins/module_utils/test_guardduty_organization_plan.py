@@ -84,3 +84,25 @@ def test_members_in_calls_of_fifty_without_the_administrator_or_inactive_account
     assert "000000000002" not in plan.to_create and "999" not in plan.to_create
     assert plan.left_organization == [] and plan.not_enabled == []
     assert org.batches(list(range(100))) == [list(range(50)), list(range(50, 100))]
+
+
+def test_existing_members_out_of_step_are_updated_fifty_at_a_time():
+    wanted = [{"name": "S3_DATA_EVENTS", "status": "ENABLED", "additional_configuration": []}]
+    in_step = [
+        {"name": "S3_DATA_EVENTS", "status": "ENABLED", "additional_configuration": []},
+        # A plan not configured here is someone's choice: it does not make a member stale.
+        {"name": "EKS_AUDIT_LOGS", "status": "ENABLED", "additional_configuration": []},
+    ]
+    off = [{"name": "S3_DATA_EVENTS", "status": "DISABLED", "additional_configuration": []}]
+    members = {f"{i:012d}": (off if i % 2 else in_step) for i in range(120)}
+    actions, stale = org.member_feature_updates("d", members, wanted)
+    assert stale == sorted(a for a in members if int(a) % 2)
+    assert [len(a.params["AccountIds"]) for a in actions] == [50, 10]
+    assert actions[0].params["Features"] == [{"Name": "S3_DATA_EVENTS", "Status": "ENABLED"}]
+    accounts = [{"Id": a} for a in ("1", "2", "3")]
+    listed = [
+        {"AccountId": "1", "RelationshipStatus": "Enabled"},
+        {"AccountId": "2", "RelationshipStatus": "Removed"},
+        {"AccountId": "9", "RelationshipStatus": "Enabled"},
+    ]
+    assert org.monitored_members(accounts, listed) == ["1"]

@@ -30,6 +30,15 @@ FEATURES = [
         "additional_configuration": [{"name": "EC2_AGENT_MANAGEMENT", "status": "ENABLED"}],
     },
 ]
+# The plans of a member detector in step with FEATURES (GetMemberDetectors' shape).
+MEMBER_FEATURES = [
+    {"Name": "S3_DATA_EVENTS", "Status": "ENABLED"},
+    {
+        "Name": "RUNTIME_MONITORING",
+        "Status": "ENABLED",
+        "AdditionalConfiguration": [{"Name": "EC2_AGENT_MANAGEMENT", "Status": "ENABLED"}],
+    },
+]
 ORG_FEATURES = [
     {
         "Name": "RUNTIME_MONITORING",
@@ -100,11 +109,14 @@ def administrator(
     org_accounts: list[dict[str, str]],
     members: dict[str, list[dict[str, Any]]],
     config: dict,
+    stale: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """The delegated administrator's reads: caller, ListAccounts, and per region the detector, the
-    organization configuration and the members. Returns region -> detector id."""
+    organization configuration, the members and the plans of the monitored ones (``stale`` accounts
+    with S3 protection off). Returns region -> detector id."""
     caller(stubs, ADMIN)
     stubs.stub("organizations", HOME).add_response("list_accounts", {"Accounts": org_accounts}, {})
+    in_org = {a["Id"] for a in org_accounts}
     detectors = {}
     for region in REGIONS:
         detector_id = f"det{region.replace('-', '')}"
@@ -121,6 +133,31 @@ def administrator(
             {"Members": members.get(region, [])},
             {"DetectorId": detector_id, "OnlyAssociated": "false"},
         )
+        monitored = sorted(
+            m["AccountId"]
+            for m in members.get(region, [])
+            if m["AccountId"] in in_org and m["RelationshipStatus"] == "Enabled"
+        )
+        for start in range(0, len(monitored), 50):
+            chunk = monitored[start : start + 50]
+            configs = [
+                {
+                    "AccountId": a,
+                    # Required in the answer by botocore's model (the legacy data sources' view).
+                    "DataSources": {
+                        k: {"Status": "ENABLED"} for k in ("CloudTrail", "DNSLogs", "FlowLogs", "S3Logs")
+                    },
+                    "Features": [{"Name": "S3_DATA_EVENTS", "Status": "DISABLED"}]
+                    if a in stale
+                    else MEMBER_FEATURES,
+                }
+                for a in chunk
+            ]
+            gd.add_response(
+                "get_member_detectors",
+                {"MemberDataSourceConfigurations": configs, "UnprocessedAccounts": []},
+                {"DetectorId": detector_id, "AccountIds": chunk},
+            )
     return detectors
 
 
@@ -140,7 +177,7 @@ def test_administrator_auto_enables_and_creates_members_in_calls_of_50():
     # Already members: 10 of the organization, one disassociated by someone, one that left.
     existing = [member(a) for a in org_ids[:10]] + [member(org_ids[10], "Removed"), member("999999999999")]
     stubs = StubbedClients()
-    detectors = administrator(stubs, org_accounts, dict.fromkeys(REGIONS, existing), {})
+    detectors = administrator(stubs, org_accounts, dict.fromkeys(REGIONS, existing), {}, stale=(org_ids[3],))
     wanted = sorted([MANAGEMENT, *org_ids[11:]])
     for region in REGIONS:
         gd = stubs.stub("guardduty", region)
@@ -162,13 +199,24 @@ def test_administrator_auto_enables_and_creates_members_in_calls_of_50():
                     "AccountDetails": [{"AccountId": a, "Email": f"aws+{a}@example.com"} for a in chunk],
                 },
             )
+        # The one member whose S3 protection was turned off is brought back in step.
+        gd.add_response(
+            "update_member_detectors",
+            {"UnprocessedAccounts": []},
+            {"DetectorId": detectors[region], "AccountIds": [org_ids[3]], "Features": MEMBER_FEATURES[::-1]},
+        )
     result = run(stubs)
     assert not result.failed, result.result
     assert result.result["changed"] is True
     assert result.result["caller"]["roles"] == ["administrator"]
     assert result.result["trusted_access"] == {"enabled": None, "actions": []}
     for entry in result.result["regions"]:
-        assert entry["actions"] == ["update_organization_configuration"] + ["create_members"] * 3
+        assert entry["actions"] == [
+            "update_organization_configuration",
+            *["create_members"] * 3,
+            "update_member_detectors",
+        ]
+        assert entry["members"]["features_updated"] == [org_ids[3]]
         assert entry["members"]["created"] == wanted
         assert entry["members"]["left_organization"] == ["999999999999"]
         assert entry["members"]["not_enabled"] == [
