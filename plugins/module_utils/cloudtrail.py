@@ -14,8 +14,6 @@ import re
 from typing import Any
 
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.log_archive import (
-    MANAGED_BY_KEY,
-    MANAGED_BY_VALUE,
     bucket_name_problem,
     partition_of,
 )
@@ -139,10 +137,6 @@ def _canonical_selectors(selectors: list[dict[str, Any]] | None) -> list[str]:
 
 def selectors_equal(current: list[dict[str, Any]] | None, wanted: list[dict[str, Any]]) -> bool:
     return _canonical_selectors(current) == _canonical_selectors(wanted)
-
-
-def is_managed(tags: dict[str, str]) -> bool:
-    return tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
 
 
 def all_region_trails(

@@ -23,7 +23,6 @@ description:
   - Nothing is ever removed from a trail - no logging stopped, no setting emptied, no tag removed.
   - Why a module of its own - C(amazon.aws.cloudtrail) knows neither organization trails, nor advanced
     event selectors, nor another trail that already covers every region.
-  - Supports check mode and diff.
 author:
   - gdpr.aws_monitoring maintainers (@gdpr)
 options:
@@ -64,32 +63,8 @@ options:
     description: Reuse another trail that already records every region instead of creating O(name).
     type: bool
     default: true
-  adopt_existing:
-    description: Manage a trail named O(name) that the collection did not create.
-    type: bool
-    default: false
-  tags:
-    description: Tags added to the trail (the managed-by tag too; tags are never removed).
-    type: dict
-    default: {}
-  variable_names:
-    description: Names of the caller's variables, used in refusal messages.
-    type: dict
-    default: {}
-    suboptions:
-      name:
-        description: Variable that gave O(name).
-        type: str
-        default: name
-      data_event_buckets:
-        description: Variable that gave O(data_event_buckets).
-        type: str
-        default: data_event_buckets
-      adopt_existing:
-        description: Variable that gives O(adopt_existing).
-        type: str
-        default: adopt_existing
 extends_documentation_fragment:
+  - gdpr.aws_monitoring.owned_resource
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -136,18 +111,29 @@ except ImportError:  # AnsibleAWSModule reports the missing SDK itself
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import cloudtrail as plan
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.log_archive import (
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    is_managed,
+)
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.owned_resource import (
+    label,
+    owned_resource_module,
+    take_over_refusal,
+)
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import retry_decorator
 
 
 def input_problems(params: dict[str, Any]) -> list[str]:
-    names = params["variable_names"]
     problems = []
     name_problem = plan.trail_name_problem(params["name"])
     if name_problem:
-        problems.append(f"{names['name']}: '{params['name']}' is not a valid trail name ({name_problem})")
+        problems.append(
+            f"{label(params, 'name')}: '{params['name']}' is not a valid trail name ({name_problem})"
+        )
     bad = plan.data_bucket_problems(params["data_event_buckets"])
     if bad:
-        problems.append(f"{names['data_event_buckets']}: not valid S3 bucket names: {', '.join(bad)}")
+        problems.append(f"{label(params, 'data_event_buckets')}: not valid S3 bucket names: {', '.join(bad)}")
     return problems
 
 
@@ -203,20 +189,14 @@ def plan_and_apply(module: AnsibleAWSModule, trails: Trails) -> dict[str, Any]:
                 "trail": plan.trail_summary(chosen, True),
             }
     tags = trails.tags(ours) if ours else {}
-    if ours and not plan.is_managed(tags) and not params["adopt_existing"]:
-        module.fail_json(
-            msg=(
-                f"{params['variable_names']['name']}: the trail '{name}' exists and was not created by "
-                f"gdpr.aws_monitoring (no {plan.MANAGED_BY_KEY} tag): choose another name, or set "
-                f"{params['variable_names']['adopt_existing']}: true to manage it. Nothing was changed."
-            )
-        )
+    if ours and not is_managed(tags) and not params["adopt_existing"]:
+        module.fail_json(msg=take_over_refusal(params, "trail", "manage it"))
     wanted = plan.desired_trail(params)
     fields = plan.trail_differences(ours, wanted)
     selectors = plan.advanced_selectors(params["data_event_buckets"], region)
     selectors_change = ours is None or not plan.selectors_equal(trails.selectors(ours), selectors)
     logging = trails.logging(ours) if ours else False
-    wanted_tags = {**params["tags"], plan.MANAGED_BY_KEY: plan.MANAGED_BY_VALUE}
+    wanted_tags = {**params["tags"], MANAGED_BY_KEY: MANAGED_BY_VALUE}
     missing_tags = {k: v for k, v in wanted_tags.items() if tags.get(k) != v}
     changes = (
         (["create"] if ours is None else ([f"update:{f}" for f in fields] if fields else []))
@@ -283,8 +263,8 @@ def apply(
 
 
 def main() -> None:
-    module = AnsibleAWSModule(
-        argument_spec=dict(
+    module = owned_resource_module(
+        dict(
             name=dict(type="str", required=True),
             s3_bucket_name=dict(type="str", required=True),
             s3_key_prefix=dict(type="str", default="", no_log=False),
@@ -294,25 +274,11 @@ def main() -> None:
             organization_trail=dict(type="bool", default=False),
             data_event_buckets=dict(type="list", elements="str", default=[]),
             reuse_existing=dict(type="bool", default=True),
-            adopt_existing=dict(type="bool", default=False),
-            tags=dict(type="dict", default={}),
-            variable_names=dict(
-                type="dict",
-                default={},
-                options=dict(
-                    name=dict(type="str", default="name"),
-                    data_event_buckets=dict(type="str", default="data_event_buckets"),
-                    adopt_existing=dict(type="str", default="adopt_existing"),
-                ),
-            ),
-        ),
-        supports_check_mode=True,
+        )
     )
     problems = input_problems(module.params)
     if problems:
         module.fail_json(msg="; ".join(problems) + ". Nothing was changed.")
-    if not module.region:
-        module.fail_json(msg="region is required")
     try:
         result = plan_and_apply(module, Trails(module, module.region))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:

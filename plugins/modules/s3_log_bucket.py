@@ -26,7 +26,6 @@ description:
   - Lifecycle rules of others are kept; only the rule with ID C(gdpr-monitoring-retention) is written.
   - Why a module of its own - C(amazon.aws.s3_bucket) and C(community.aws.s3_lifecycle) do not support
     check mode, and neither refuses a take-over or a shorter retention.
-  - Supports check mode and diff.
 author:
   - gdpr.aws_monitoring maintainers (@gdpr)
 options:
@@ -46,10 +45,6 @@ options:
     description: Write a retention shorter than the bucket's current one (deletes older objects).
     type: bool
     default: false
-  adopt_existing:
-    description: Take over an existing bucket that lacks the collection's tag (its policy gets the collection's statements; its other statements are kept).
-    type: bool
-    default: false
   service_statements:
     description: Bucket policy statements of the services that write to the bucket.
     type: list
@@ -59,32 +54,8 @@ options:
     description: Add a deny of uploads whose request does not ask for aws:kms encryption.
     type: bool
     default: true
-  tags:
-    description: Tags to set (the managed-by tag is added; tags the bucket has are never removed).
-    type: dict
-    default: {}
-  variable_names:
-    description: Names of the caller's variables, used in refusal messages.
-    type: dict
-    default: {}
-    suboptions:
-      name:
-        description: Variable that gave O(name).
-        type: str
-        default: name
-      retention:
-        description: Variable that gave O(retention_days).
-        type: str
-        default: retention_days
-      allow_retention_decrease:
-        description: Variable that gives O(allow_retention_decrease).
-        type: str
-        default: allow_retention_decrease
-      adopt_existing:
-        description: Variable that gives O(adopt_existing).
-        type: str
-        default: adopt_existing
 extends_documentation_fragment:
+  - gdpr.aws_monitoring.owned_resource
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -101,7 +72,7 @@ EXAMPLES = r"""
     service_statements: "{{ cloudtrail_statements }}"
     variable_names:
       name: cloudtrail_bucket_name
-      retention: cloudtrail_retention_days
+      retention_days: cloudtrail_retention_days
 """
 
 RETURN = r"""
@@ -126,9 +97,13 @@ try:
 except ImportError:  # AnsibleAWSModule reports the missing SDK itself
     botocore = None
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import log_archive as plan
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.backoff import retry_policy
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.owned_resource import (
+    label,
+    owned_resource_module,
+    take_over_refusal,
+)
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import error_code, retry_decorator
 
 # Error codes meaning "this bucket has no such configuration", per read.
@@ -186,30 +161,30 @@ def read_bucket(s3: Any, name: str) -> dict[str, Any]:
 
 def refusal(params: dict[str, Any], region: str, current: dict[str, Any] | None) -> str | None:
     """Why the module must not write anything (the documented refusals), or None."""
-    names = params["variable_names"]
     name = params["name"]
     problem = plan.bucket_name_problem(name)
     if problem:
-        return f"{names['name']}: '{name}' is not a valid S3 bucket name ({problem}). Nothing was changed."
+        return f"{label(params, 'name')}: '{name}' is not a valid S3 bucket name ({problem}). Nothing was changed."
     if current is None:
         return None
     if not plan.is_managed(current["tags"]) and not params["adopt_existing"]:
-        return (
-            f"{names['name']}: the bucket '{name}' exists and was not created by gdpr.aws_monitoring (no "
-            f"{plan.MANAGED_BY_KEY} tag): choose another name, or set {names['adopt_existing']}: true to take "
-            "it over (its encryption and lifecycle rule are then set, and its policy gets the collection's statements). "
-            "Nothing was changed."
+        return take_over_refusal(
+            params,
+            "bucket",
+            "take it over (its encryption and lifecycle rule are then set, and its policy gets the "
+            "collection's statements)",
         )
     if current["region"] != region:
-        return f"{names['name']}: the bucket '{name}' is in {current['region']}, not {region}. Nothing was changed."
+        return f"{label(params, 'name')}: the bucket '{name}' is in {current['region']}, not {region}. Nothing was changed."
     days = params["retention_days"]
     now = plan.current_retention(current["lifecycle"])
     if days and plan.shortens(now, True, days) and not params["allow_retention_decrease"]:
         kept = f"{now} days" if now else "forever (no expiry)"
+        retention = label(params, "retention_days")
         return (
-            f"{names['retention']}: {days} days would shorten the retention of the bucket '{name}', which keeps "
-            f"objects {kept}; S3 would delete the older ones. Raise {names['retention']} to {now or 'the retention you need'}"
-            f" or set {names['allow_retention_decrease']}: true to shorten it. Nothing was changed."
+            f"{retention}: {days} days would shorten the retention of the bucket '{name}', which keeps "
+            f"objects {kept}; S3 would delete the older ones. Raise {retention} to {now or 'the retention you need'}"
+            f" or set {label(params, 'allow_retention_decrease')}: true to shorten it. Nothing was changed."
         )
     return None
 
@@ -303,35 +278,20 @@ def apply(s3: Any, name: str, region: str, diff: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    module = AnsibleAWSModule(
-        argument_spec=dict(
+    module = owned_resource_module(
+        dict(
             name=dict(type="str", required=True),
             kms_key_arn=dict(type="str", default="", no_log=False),
             retention_days=dict(type="int", default=0),
             allow_retention_decrease=dict(type="bool", default=False),
-            adopt_existing=dict(type="bool", default=False),
             service_statements=dict(type="list", elements="dict", default=[]),
             require_kms_upload=dict(type="bool", default=True),
-            tags=dict(type="dict", default={}),
-            variable_names=dict(
-                type="dict",
-                default={},
-                options=dict(
-                    name=dict(type="str", default="name"),
-                    retention=dict(type="str", default="retention_days"),
-                    allow_retention_decrease=dict(type="str", default="allow_retention_decrease"),
-                    adopt_existing=dict(type="str", default="adopt_existing"),
-                ),
-            ),
-        ),
-        supports_check_mode=True,
+        )
     )
     params = module.params
     region = module.region
-    if not region:
-        module.fail_json(msg="region is required")
     if params["retention_days"] < 0:
-        module.fail_json(msg=f"{params['variable_names']['retention']}: must be 0 or more days")
+        module.fail_json(msg=f"{label(params, 'retention_days')}: must be 0 or more days")
     name = params["name"]
     problem = refusal(params, region, None)
     if problem:
@@ -340,9 +300,7 @@ def main() -> None:
     try:
         current = read_bucket(s3, name) if bucket_exists(s3, name) else None
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        module.fail_json_aws(
-            exc, msg=f"Could not read the bucket {name} ({params['variable_names']['name']})"
-        )
+        module.fail_json_aws(exc, msg=f"Could not read the bucket {name} ({label(params, 'name')})")
     problem = refusal(params, region, current)
     if problem:
         module.fail_json(msg=problem)

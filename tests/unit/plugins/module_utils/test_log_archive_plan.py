@@ -18,7 +18,7 @@ PARAMS = {
     "tags": {},
     "variable_names": {
         "name": "trail_bucket",
-        "retention": "trail_days",
+        "retention_days": "trail_days",
         "allow_retention_decrease": "trail_allow",
         "adopt_existing": "trail_adopt",
     },
