@@ -5,28 +5,18 @@ Whole runs against the embedded AWS are in tests/unit/plugins/modules/test_insta
 from __future__ import annotations
 
 import pytest
+from instance_profile_data import (
+    ACCOUNT,
+    AGENT,
+    AGENT_POLICY,
+    LEGACY,
+    S3_POLICY,
+    SSM_POLICY,
+    TARGET,
+    association,
+)
 
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import instance_profiles as mod
-
-ACCOUNT = "123456789012"
-AGENT = f"arn:aws:iam::{ACCOUNT}:instance-profile/CloudWatchAgentServerRole"
-LEGACY = f"arn:aws:iam::{ACCOUNT}:instance-profile/apps/LegacyAppProfile"
-AGENT_POLICY = "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
-SSM_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-S3_POLICY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
-TARGET = mod.Profile(name="CloudWatchAgentServerRole", arn=AGENT, roles=["CloudWatchAgentServerRole"])
-
-
-def association(
-    instance_id: str = "i-1", arn: str = LEGACY, state: str = "associated", aid: str = "iip-assoc-1"
-):
-    return {
-        "AssociationId": aid,
-        "InstanceId": instance_id,
-        "IamInstanceProfile": {"Arn": arn, "Id": "AIPAEXAMPLE"},
-        "State": state,
-    }
-
 
 # --- planning (pure) ---------------------------------------------------------------------------
 

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from unittest import mock
 
 import boto3
-import pytest
-from ansible.module_utils.testing import patch_module_args
 from botocore.stub import Stubber
+from module_run import ModuleExit, run_main
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
 
 ACCOUNT = "123456789012"
-
-
-class ModuleExit(Exception):
-    def __init__(self, result: dict[str, Any], failed: bool) -> None:
-        super().__init__(json.dumps(result, default=str))
-        self.result = result
-        self.failed = failed
 
 
 def stubbed_client(region: str) -> tuple[Any, Stubber]:
@@ -65,12 +56,6 @@ def run_module(
         args = dict(args, _ansible_check_mode=True)
     args.setdefault("region", "eu-west-1")
 
-    def _exit(self: Any, **kwargs: Any) -> None:
-        raise ModuleExit(kwargs, failed=False)
-
-    def _fail(self: Any, msg: str, **kwargs: Any) -> None:
-        raise ModuleExit(dict(kwargs, msg=msg), failed=True)
-
     if clients is None:
         make_clients = module.checked_clients
     else:
@@ -78,12 +63,4 @@ def run_module(
         def make_clients(_module: Any, _service: str, regions: list[str], _option: str) -> dict[str, Any]:
             return {r: clients[r] for r in regions}
 
-    with (
-        patch_module_args(args),
-        mock.patch.object(module, "checked_clients", make_clients),
-        mock.patch("ansible.module_utils.basic.AnsibleModule.exit_json", _exit),
-        mock.patch("ansible.module_utils.basic.AnsibleModule.fail_json", _fail),
-        pytest.raises(ModuleExit) as info,
-    ):
-        module.main()
-    return info.value
+    return run_main(module, args, mock.patch.object(module, "checked_clients", make_clients))

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
-from unittest import mock
 
 import boto3
 import botocore.client
 import pytest
-from ansible.module_utils.testing import patch_module_args
-from log_groups_stubs import ModuleExit, stubbed_client
+from log_groups_stubs import stubbed_client
+from module_run import ModuleExit, run_main
 
 from ansible_collections.gdpr.aws_monitoring.plugins.modules import gdpr_evidence_info as mod
 
@@ -44,22 +43,7 @@ class Recorder:
 
 def run_module(module: Any, args: dict[str, Any], check_mode: bool = False) -> ModuleExit:
     """Run the module's main() against the embedded AWS; its exit or failure is returned."""
-    args = dict(args, region=EU, _ansible_check_mode=check_mode)
-
-    def _exit(self: Any, **kwargs: Any) -> None:
-        raise ModuleExit(kwargs, failed=False)
-
-    def _fail(self: Any, msg: str, **kwargs: Any) -> None:
-        raise ModuleExit(dict(kwargs, msg=msg), failed=True)
-
-    with (
-        patch_module_args(args),
-        mock.patch("ansible.module_utils.basic.AnsibleModule.exit_json", _exit),
-        mock.patch("ansible.module_utils.basic.AnsibleModule.fail_json", _fail),
-        pytest.raises(ModuleExit) as info,
-    ):
-        module.main()
-    return info.value
+    return run_main(module, dict(args, region=EU, _ansible_check_mode=check_mode))
 
 
 def _estate() -> dict[str, Any]:

@@ -19,15 +19,14 @@ Two kinds of tests:
 from __future__ import annotations
 
 import datetime
-import json
 from typing import Any
 from unittest import mock
 
 import boto3
 import botocore.exceptions
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from botocore.stub import ANY, Stubber
+from module_run import ModuleExit, run_main
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.backoff import RetryPolicy
@@ -38,45 +37,18 @@ SERVICE_ROLE = "AWSServiceRoleForAmazonGuardDuty"
 WHEN = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
 
 
-class ModuleExit(Exception):
-    def __init__(self, result: dict[str, Any], failed: bool) -> None:
-        super().__init__(json.dumps(result, default=str))
-        self.result = result
-        self.failed = failed
-
-
 def run(
     args: dict[str, Any], clients: Any = None, check_mode: bool = False, diff: bool = False
 ) -> ModuleExit:
     """Run main(); ``clients`` (a callable like RegionalClients) replaces the real clients if given."""
     args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
     args.setdefault("region", "eu-west-1")
-    warnings: list[str] = []
-
-    def _exit(self: Any, **kwargs: Any) -> None:
-        raise ModuleExit(dict(kwargs, warnings=warnings), failed=False)
-
-    def _fail(self: Any, msg: str, **kwargs: Any) -> None:
-        raise ModuleExit(dict(kwargs, msg=msg, warnings=warnings), failed=True)
-
-    patches = [
-        mock.patch("ansible.module_utils.basic.AnsibleModule.exit_json", _exit),
-        mock.patch("ansible.module_utils.basic.AnsibleModule.fail_json", _fail),
-        mock.patch("ansible.module_utils.basic.AnsibleModule.warn", lambda self, w: warnings.append(w)),
-    ]
+    patches = []
     if clients is not None and args.get("regions") and not clients.regions_known:
         clients.known_regions_answer()  # the check of the named regions (ec2:DescribeRegions)
     if clients is not None:
         patches.append(mock.patch.object(module, "RegionalClients", lambda _module, _retry=None: clients))
-    with patch_module_args(args), pytest.raises(ModuleExit) as info:
-        for p in patches:
-            p.start()
-        try:
-            module.main()
-        finally:
-            for p in patches:
-                p.stop()
-    return info.value
+    return run_main(module, args, *patches)
 
 
 # --- Stubber helpers -----------------------------------------------------------------------------
@@ -392,7 +364,7 @@ def test_discovered_region_not_opted_in_that_refuses_is_skipped_and_others_done(
     assert out.result["changed"] is True
     assert [s["region"] for s in out.result["skipped_regions"]] == ["me-south-1"]
     assert code in out.result["skipped_regions"][0]["reason"]
-    assert any("me-south-1" in w for w in out.result["warnings"])
+    assert any("me-south-1" in w for w in out.warnings)
     assert out.result["region_counts"] == {"done": 1, "refused": 1, "failed": 0}
 
 
@@ -646,7 +618,7 @@ def test_moto_two_detectors_warn_and_first_sorted_is_managed(aws):
     out = run({"regions": ["eu-west-1"]})
     assert out.result["detectors"][0]["detector_id"] == ids[0]
     assert out.result["detectors"][0]["other_detector_ids"] == ids[1:]
-    assert any("2 detectors" in w for w in out.result["warnings"])
+    assert any("2 detectors" in w for w in out.warnings)
     assert client.get_detector(DetectorId=ids[0])["Status"] == "ENABLED"
     assert client.get_detector(DetectorId=ids[1])["Status"] == "DISABLED"
     assert sorted(client.list_detectors()["DetectorIds"]) == ids  # never a third one

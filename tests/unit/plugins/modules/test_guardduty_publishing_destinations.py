@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import Any
 from unittest import mock
 
-import pytest
-from ansible.module_utils.testing import patch_module_args
 from botocore.stub import ANY
-from test_guardduty_detector import ModuleExit, StubbedClients
+from module_run import ModuleExit, run_main
+from test_guardduty_detector import StubbedClients
 
 from ansible_collections.gdpr.aws_monitoring.plugins.modules import (
     guardduty_publishing_destinations as module,
@@ -38,27 +37,10 @@ def run(stubs: StubbedClients, check_mode: bool = False, **args: Any) -> ModuleE
         **args,
     }
 
-    def _exit(self: Any, **kwargs: Any) -> None:
-        raise ModuleExit(kwargs, failed=False)
-
-    def _fail(self: Any, msg: str, **kwargs: Any) -> None:
-        raise ModuleExit(dict(kwargs, msg=msg), failed=True)
-
     stubs.known_regions_answer()
-    patches = [
-        mock.patch("ansible.module_utils.basic.AnsibleModule.exit_json", _exit),
-        mock.patch("ansible.module_utils.basic.AnsibleModule.fail_json", _fail),
-        mock.patch.object(module, "RegionalClients", lambda _module, _retry=None: stubs),
-    ]
-    with patch_module_args(args), pytest.raises(ModuleExit) as info:
-        for p in patches:
-            p.start()
-        try:
-            module.main()
-        finally:
-            for p in patches:
-                p.stop()
-    return info.value
+    return run_main(
+        module, args, mock.patch.object(module, "RegionalClients", lambda _module, _retry=None: stubs)
+    )
 
 
 def detector(stubs: StubbedClients, region: str, destinations: list[dict[str, Any]] | None = None) -> str:

@@ -18,31 +18,20 @@ from collections import Counter
 import boto3
 import pytest
 from botocore.stub import Stubber
+from instance_profile_data import (
+    AGENT,
+    AGENT_POLICY,
+    LEGACY,
+    S3_POLICY,
+    SSM_POLICY,
+    TARGET,
+    association,
+)
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.gdpr.aws_monitoring.plugins.filter.agent_iam import play_targets
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import retry_decorator
 from ansible_collections.gdpr.aws_monitoring.plugins.modules import instance_profile_attachment as mod
-
-ACCOUNT = "123456789012"
-AGENT = f"arn:aws:iam::{ACCOUNT}:instance-profile/CloudWatchAgentServerRole"
-LEGACY = f"arn:aws:iam::{ACCOUNT}:instance-profile/apps/LegacyAppProfile"
-AGENT_POLICY = "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
-SSM_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-S3_POLICY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
-TARGET = mod.Profile(name="CloudWatchAgentServerRole", arn=AGENT, roles=["CloudWatchAgentServerRole"])
-
-
-def association(
-    instance_id: str = "i-1", arn: str = LEGACY, state: str = "associated", aid: str = "iip-assoc-1"
-):
-    return {
-        "AssociationId": aid,
-        "InstanceId": instance_id,
-        "IamInstanceProfile": {"Arn": arn, "Id": "AIPAEXAMPLE"},
-        "State": state,
-    }
-
 
 # --- the play-targets filter ---------------------------------------------------------------------
 
