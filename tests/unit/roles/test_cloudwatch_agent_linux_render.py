@@ -10,20 +10,15 @@ system messages from the journal into the same groups a Debian host with rsyslog
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
+from controller_play import ansible_playbook, write_playbook
 
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import cwagent
 
-REPO = Path(__file__).resolve().parents[3]
-BIN = Path(sys.executable).parent
 PREFIX = "/gdpr/test"
 NEW_AGENT, OLD_AGENT = "1.300070.0b1234", "1.300049.1b929"
 
@@ -111,22 +106,6 @@ JOURNALD_SCHEMA = {
 }
 
 
-def ansible_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "ANSIBLE_COLLECTIONS_PATH": sysconfig.get_paths()["purelib"],
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-            "ANSIBLE_LOCALHOST_WARNING": "False",
-            "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-        }
-    )
-    return env
-
-
 def render_task(key: str, host: dict, extra: dict | None = None) -> list[dict]:
     return [
         {
@@ -151,16 +130,11 @@ def render_task(key: str, host: dict, extra: dict | None = None) -> list[dict]:
 
 
 def run(plays: list[dict], workdir: Path) -> subprocess.CompletedProcess[str]:
-    path = workdir / "playbook.yml"
-    path.write_text(yaml.safe_dump(plays, sort_keys=False))
-    return subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(path)],
-        capture_output=True,
-        text=True,
-        env=ansible_env(),
+    return ansible_playbook(
+        write_playbook(plays, workdir / "playbook.yml"),
+        *("-i", "localhost,", "-c", "local"),
         cwd=workdir,
         timeout=300,
-        check=False,
     )
 
 

@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
+from controller_play import ansible_playbook, write_playbook
 
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils import cwagent
 
 REPO = Path(__file__).resolve().parents[3]
 ROLE = REPO / "roles" / "cloudwatch_agent_windows"
-BIN = Path(sys.executable).parent
 PREFIX = "/gdpr/test"
 RETENTION = 400
 
@@ -228,33 +225,9 @@ AGENT_LOGS_SCHEMA = {
 }
 
 
-def ansible_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "ANSIBLE_COLLECTIONS_PATH": sysconfig.get_paths()["purelib"],
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-            "ANSIBLE_LOCALHOST_WARNING": "False",
-        }
-    )
-    return env
-
-
 def run_playbook(playbook: list[dict], workdir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    path = workdir / "playbook.yml"
-    path.write_text(yaml.safe_dump(playbook, sort_keys=False))
-    return subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", *extra, str(path)],
-        capture_output=True,
-        text=True,
-        env=ansible_env(),
-        cwd=workdir,
-        timeout=300,
-        check=False,
-    )
+    path = write_playbook(playbook, workdir / "playbook.yml")
+    return ansible_playbook(path, "-i", "localhost,", "-c", "local", *extra, cwd=workdir, timeout=300)
 
 
 def role_play(name: str, entry: str, play_vars: dict, tasks_after: list[dict]) -> dict:

@@ -17,18 +17,15 @@ all of them, so every refusal is still shown to have written nothing.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 from typing import Any
 
 import boto3
 import yaml
+from controller_play import ansible_playbook
 
-REPO = Path(__file__).resolve().parents[3]
-BIN = Path(sys.executable).parent
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -42,36 +39,10 @@ EXTRA = [
 
 
 def _ansible_playbook(playbook: Path, extra_vars: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "ANSIBLE_COLLECTIONS_PATH": sysconfig.get_paths()["purelib"],
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            # JSON results: messages are printed whole, as on every ansible-core of the supported range
-            # (the YAML format folds and re-quotes them differently on 2.17 and 2.19).
-            "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_DEPRECATION_WARNINGS": "False",
-            "ANSIBLE_LOCALHOST_WARNING": "False",
-            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-        }
-    )
-    return subprocess.run(
-        [
-            str(BIN / "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            json.dumps(extra_vars),
-            str(playbook),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
+    # JSON results (ansible_env): messages are printed whole, as on every ansible-core of the
+    # supported range (the YAML format folds and re-quotes them differently on 2.17 and 2.19).
+    return ansible_playbook(
+        playbook, "-i", "localhost,", "-c", "local", "-e", json.dumps(extra_vars), timeout=300
     )
 
 
