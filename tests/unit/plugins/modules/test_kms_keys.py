@@ -10,6 +10,7 @@ with the arguments log_archive's kms_key entry point gave it before this module 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 from unittest import mock
 
@@ -56,7 +57,8 @@ def run(args: dict[str, Any], check_mode: bool = False, module: Any = mod) -> Mo
     return info.value
 
 
-def keys_args(alias: str, regions: list[str] = REGIONS, **extra: Any) -> dict[str, Any]:
+def keys_args(alias: str, regions: Sequence[str] = tuple(REGIONS), **extra: Any) -> dict[str, Any]:
+    regions = list(regions)
     return {
         "alias": alias,
         "regions": regions,
