@@ -130,11 +130,14 @@ integration-hosts: bootstrap image ## the integration tests on podman hosts
 bench: bootstrap image ## the figures the issues name (ratios)
 	@for b in tests/benchmarks/bench_*.py; do $(PY) $$b; done
 
-# `make test` runs the stages in three lanes at once (.ci/lanes prefixes each line with its stage):
-# CI has 2 cores and most stages keep one busy. Everything that starts containers is in the last
-# lane, one after the other (the scenarios share the host network). Sanity goes first in its lane:
-# a unit test reads the pip wheel it caches.
-TEST_LANES ?= "sanity lint compat molecule-controller" "unit integration-controller" "molecule-hosts integration-hosts"
+# `make test` runs the stages in four lanes at once (.ci/lanes prefixes each line with its stage):
+# CI has 2 cores, and most stages keep one busy at most, while the container stages spend much of
+# their time waiting on hosts and on the stand-in agent's flushes. The two container stages run in
+# lanes of their own: their containers have distinct names (cwagent-linux-*, host-image, demo-web-*),
+# distinct loopback ports (18080-18089, 18280-18289) and each its own embedded AWS, so they share
+# the host network without meeting. Sanity goes first in its lane: a unit test reads the pip wheel
+# it caches.
+TEST_LANES ?= "sanity lint compat molecule-controller" "unit integration-controller" "molecule-hosts" "integration-hosts"
 
 .PHONY: test
 test: bootstrap image ## everything CI checks (lint sanity unit compat molecule integration)
