@@ -23,6 +23,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.log_archive import (
+    MANAGED_BY_KEY,
+    is_managed,
+)
+
 # GuardDuty's severity bands (https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings-severity.html):
 # Low 1.0-3.9, Medium 4.0-6.9, High 7.0-8.9, Critical 9.0-10.0. A name means "this band and above".
 SEVERITY_NAMES: dict[str, float] = {"LOW": 1.0, "MEDIUM": 4.0, "HIGH": 7.0, "CRITICAL": 9.0}
@@ -454,6 +459,52 @@ def subscriptions_after(subscriptions: list[dict[str, Any]], actions: list[Actio
         if a.kind == "subscribe"
     ]
     return after
+
+
+# --- ownership: what the collection made, and what it only adopts when told ----------------------
+
+
+def tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    """SNS/EventBridge ListTagsForResource ``[{Key, Value}]`` -> ``{key: value}``."""
+    return {t["Key"]: t.get("Value", "") for t in tags or []}
+
+
+def topic_owned(tags: dict[str, str], current_policy: Any, wanted_policy: Any, policies_differ: Any) -> bool:
+    """The collection's topic: it carries the managed-by tag, or (an estate built by a version that
+    created the topic through the module without tags) its policy is exactly the collection's, which
+    nobody else would write."""
+    if is_managed(tags):
+        return True
+    return bool(wanted_policy) and bool(current_policy) and not policies_differ(current_policy, wanted_policy)
+
+
+def rule_owned(tags: dict[str, str], current: dict[str, Any]) -> bool:
+    """The collection's rule: the managed-by tag, or (rules made untagged by the module alone) the
+    collection's target Id on it, which only this collection puts there."""
+    return is_managed(tags) or any(t.get("Id") == TARGET_ID for t in current.get("targets") or [])
+
+
+def merge_policy(current: dict[str, Any] | None, wanted: dict[str, Any]) -> dict[str, Any]:
+    """``wanted`` with the statements of ``current`` it does not replace: a statement is the
+    collection's when its Sid is one of ``wanted``'s; every other one (an application's publish
+    grant, a statement without Sid) stays, so adopting a topic never shortens its policy."""
+    if not current or not wanted:
+        return wanted
+    ours = {s.get("Sid") for s in wanted.get("Statement") or [] if s.get("Sid")}
+    statements = current.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    kept = [s for s in statements if s.get("Sid") not in ours]
+    return {**wanted, "Statement": [*kept, *(wanted.get("Statement") or [])]}
+
+
+def foreign_refusal(kind: str, name: str, region: str, variable: str) -> str:
+    """The refusal for a resource of someone else's, named with its region and the adopt variable."""
+    return (
+        f"{variable}: the {kind} '{name}' in {region} exists and was not created by gdpr.aws_monitoring "
+        f"(no {MANAGED_BY_KEY} tag). Choose another name, or set "
+        f"{variable}=true to adopt it (its other policy statements and rule targets are kept)."
+    )
 
 
 # --- findings export (publishing destinations) ---------------------------------------------------

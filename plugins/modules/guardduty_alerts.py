@@ -113,16 +113,28 @@ options:
     type: bool
     default: true
   tags:
-    description: Tags given to the rules and the topic this module creates (existing ones' tags are left alone).
+    description:
+      - Tags given to the rules and the topic this module creates (existing ones' tags are left alone),
+        always with C(gdpr-monitoring:managed-by=gdpr.aws_monitoring).
     type: dict
     default: {}
+  adopt_existing:
+    description:
+      - An existing topic or rule without the C(gdpr-monitoring:managed-by) tag (and, for a topic, a
+        policy other than O(topic_policy); for a rule, without this module's target) is someone
+        else's, and the module fails before any change in any region, naming it and its region.
+      - V(true) adopts it. The topic's policy then keeps every statement whose Sid is not one of
+        O(topic_policy)'s; the rule keeps its other targets.
+    type: bool
+    default: false
 notes:
   - Supports check mode and diff mode (rules before/after per region).
   - Needs C(events:DescribeRule), C(ListTargetsByRule), C(PutRule), C(PutTargets), C(TagResource)
     (tags at creation), C(RemoveTargets) and C(DeleteRule) (for V(absent)), C(iam:PassRole) on
     O(forwarder_role_arn), C(sns:CreateTopic), C(TagResource), C(GetTopicAttributes),
     C(SetTopicAttributes), C(ListSubscriptionsByTopic), C(Subscribe), C(Unsubscribe) (purge only),
-    C(ec2:DescribeRegions); C(iam:GetRolePolicy) and C(PutRolePolicy) with O(forwarder_role_policy).
+    C(ec2:DescribeRegions), C(sns:ListTagsForResource) and C(events:ListTagsForResource)
+    (ownership); C(iam:GetRolePolicy) and C(PutRolePolicy) with O(forwarder_role_policy).
 extends_documentation_fragment:
   - gdpr.aws_monitoring.regions
   - amazon.aws.common.modules
@@ -197,18 +209,27 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty_resp
     RuleSpec,
     TopicWish,
     desired_rules,
+    foreign_refusal,
+    merge_policy,
     parse_topic_arn,
     plan_role_policy,
     plan_rule,
     plan_rule_absent,
     plan_topic,
     role_name_of,
+    rule_owned,
     rule_view,
     severity_threshold,
     subscription_counts,
     subscription_problems,
     subscriptions_after,
+    tag_dict,
+    topic_owned,
     topic_view,
+)
+from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.log_archive import (
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
 )
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import (
     NOT_OPTED_IN,
@@ -258,6 +279,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "rule_prefix": {"type": "str", "default": "gdpr-guardduty"},
     "tamper": {"type": "bool", "default": True},
     "tags": {"type": "dict", "default": {}},
+    "adopt_existing": {"type": "bool", "default": False},
     "max_concurrency": {"type": "int", "default": 0},
     "variable_names": {"type": "dict", "default": {}},
 }
@@ -356,7 +378,8 @@ def handle_topic(clients: RegionalClients, params: dict[str, Any], check_mode: b
     wish = TopicWish(
         arn=arn,
         display_name=params["topic_display_name"] or "",
-        policy=params["topic_policy"] or {},
+        # Statements of others (an adopted topic's) are kept by Sid; see merge_policy.
+        policy=merge_policy((current or {}).get("policy"), params["topic_policy"] or {}),
         kms_master_key_id=params["topic_kms_key_id"] or "",
         subscriptions=params["subscriptions"],
         purge_subscriptions=params["purge_subscriptions"],
@@ -382,9 +405,68 @@ def handle_topic(clients: RegionalClients, params: dict[str, Any], check_mode: b
     return view
 
 
+def rule_names(params: dict[str, Any]) -> list[str]:
+    suffixes = RULE_SUFFIXES if params["tamper"] or params["state"] == "absent" else RULE_SUFFIXES[:1]
+    return [f"{params['rule_prefix']}-{s}" for s in suffixes]
+
+
+def foreign_rules(client: Any, region: str, params: dict[str, Any]) -> list[str]:
+    """The rules of this module's names in ``region`` that exist and are someone else's."""
+    foreign = []
+    for name in rule_names(params):
+        current = read_rule(client, name)
+        if current is None:
+            continue
+        arn = client.describe_rule(Name=name, aws_retry=True)["Arn"]
+        tags = tag_dict(client.list_tags_for_resource(ResourceARN=arn, aws_retry=True).get("Tags"))
+        if not rule_owned(tags, current):
+            foreign.append(name)
+    return foreign
+
+
+def foreign_topic(clients: RegionalClients, params: dict[str, Any]) -> bool:
+    """The topic exists and is someone else's."""
+    if params["state"] != "present":
+        return False
+    client = clients("sns", params["home_region"])
+    current, _subscriptions = read_topic(client, params["topic_arn"])
+    if current is None:
+        return False
+    answer = client.list_tags_for_resource(ResourceArn=params["topic_arn"], aws_retry=True)
+    owned = topic_owned(
+        tag_dict(answer.get("Tags")), current["policy"], params["topic_policy"], compare_policies
+    )
+    return not owned
+
+
+def refuse_foreign(
+    module: AnsibleAWSModule, clients: RegionalClients, params: dict[str, Any], regions: list[str]
+) -> None:
+    """Fail before any write in any region when a topic or rule of these names is someone else's
+    and adopt_existing is off. A region whose reads fail is left to the run, which reports it."""
+    if params["adopt_existing"]:
+        return
+    variable = variable_name(params["variable_names"], "adopt_existing")
+    problems = []
+    if foreign_topic(clients, params):
+        name = params["topic_arn"].rsplit(":", 1)[-1]
+        problems.append(foreign_refusal("SNS topic", name, params["home_region"], variable))
+    outcomes = run_in_regions(
+        regions,
+        lambda region: foreign_rules(clients("events", region), region, params),
+        params["max_concurrency"],
+    )
+    for outcome in outcomes:
+        for name in outcome.result or []:
+            problems.append(foreign_refusal("EventBridge rule", name, outcome.region, variable))
+    if problems:
+        module.fail_json(msg=" ".join(problems) + " Nothing was changed.")
+
+
 def validated_params(module: AnsibleAWSModule) -> dict[str, Any]:
     """The module's params plus ``threshold``; fails naming the caller's variable on bad input."""
     params = dict(module.params)
+    params["tags"] = {**params["tags"], MANAGED_BY_KEY: MANAGED_BY_VALUE}
     names = params["variable_names"]
     try:
         params["threshold"] = severity_threshold(params["severity"], variable_name(names, "severity"))
@@ -509,6 +591,7 @@ def main() -> None:
     params = validated_params(module)
     clients = RegionalClients(module, retry_decorator())
     regions, statuses = choose_regions(module, clients, params)
+    refuse_foreign(module, clients, params, regions)
     # The topic first: the home region's rules then point at a topic that exists.
     topic, topic_failure = ensure_topic(clients, params, module.check_mode)
     # The forwarder's permission before the rules that use it.

@@ -116,7 +116,9 @@ def client(service: str, region: str = HOME) -> Any:
 def nothing_exists() -> list[str]:
     """What of the role's resources exists (empty: nothing was written)."""
     found = [
-        f"rule {r} in {reg}" for reg in (HOME, OTHER) for r in client("events", reg).list_rules()["Rules"]
+        f"rule {r['Name']} in {reg}"
+        for reg in (HOME, OTHER)
+        for r in client("events", reg).list_rules()["Rules"]
     ]
     found += [t["TopicArn"] for t in client("sns").list_topics()["Topics"]]
     found += [r["RoleName"] for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith("gdpr")]
@@ -284,11 +286,50 @@ def test_alerts_check_converge_idempotent_and_delivered(aws, tmp_path):
     assert publishers[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
 
+USER_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "AppPublishes",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "sns:Publish",
+            "Resource": TOPIC_ARN,
+        }
+    ],
+}
+
+
+def users_topic_and_rule() -> dict[str, Any]:
+    """A user's topic of the alert topic's name (with an application's publish grant) and a user's
+    rule of a tamper rule's name in the other region: what the collection must not take over."""
+    client("sns").create_topic(Name="gdpr-guardduty-findings", Attributes={"Policy": json.dumps(USER_POLICY)})
+    events = client("events", OTHER)
+    events.put_rule(Name=RULES[1], EventPattern=json.dumps({"source": ["my.app"]}), State="ENABLED")
+    events.put_targets(Rule=RULES[1], Targets=[{"Id": "mine", "Arn": f"arn:aws:sqs:{OTHER}:{ACCOUNT}:mine"}])
+    return users_things()
+
+
+def users_things() -> dict[str, Any]:
+    attributes = client("sns").get_topic_attributes(TopicArn=TOPIC_ARN)["Attributes"]
+    events = client("events", OTHER)
+    return {
+        "policy": json.loads(attributes["Policy"]),
+        "kms": attributes.get("KmsMasterKeyId"),
+        "rule": events.describe_rule(Name=RULES[1])["EventPattern"],
+        "targets": events.list_targets_by_rule(Rule=RULES[1])["Targets"],
+        "rules": [r["Name"] for reg in (HOME, OTHER) for r in client("events", reg).list_rules()["Rules"]],
+    }
+
+
 def test_bad_input_fails_before_any_write_naming_the_variable(aws, tmp_path, monkeypatch):
     """Every refusal as a case of ONE playbook run (run_cases: block/rescue per case, the message of
-    each kept apart); nothing exists after all of them."""
+    each kept apart); nothing exists after all of them but the user's topic and rule, untouched:
+    a topic and a rule of the alert names without the collection's tag are refused (the takeover
+    reproduced by a hostile tester: the topic's policy was replaced and KMS set on it)."""
     monkeypatch.setenv("AWS_REGION", HOME)
     base = {"guardduty_export": False, "guardduty_regions": [HOME, OTHER]}
+    users = users_topic_and_rule()
     _run, cases = run_cases(
         tmp_path,
         "guardduty",
@@ -304,6 +345,7 @@ def test_bad_input_fails_before_any_write_naming_the_variable(aws, tmp_path, mon
             },
             "home_region": {**base, "guardduty_home_region": "eu-west-9"},
             "bucket": {**base, "guardduty_export": True, "guardduty_export_bucket": "Findings_Bucket"},
+            "takeover": base,
         },
         tasks_from="response",
     )
@@ -316,10 +358,16 @@ def test_bad_input_fails_before_any_write_naming_the_variable(aws, tmp_path, mon
         ],
         "home_region": ["guardduty_home_region: eu-west-9 is not a region enabled"],
         "bucket": ["guardduty_export_bucket", "Findings_Bucket"],
+        "takeover": [
+            f"guardduty_alert_adopt_existing_topic: the SNS topic 'gdpr-guardduty-findings' in {HOME} exists",
+            f"the EventBridge rule '{RULES[1]}' in {OTHER} exists",
+            "guardduty_alert_adopt_existing_topic=true",
+        ],
     }
     for case, texts in named.items():
         assert cases[case]["failed"], cases
         for text in texts:
             assert text in cases[case]["msg"], (case, cases[case]["msg"])
-    assert nothing_exists() == []
+    assert users_things() == users
+    assert nothing_exists() == [f"rule {RULES[1]} in {OTHER}", TOPIC_ARN]
     assert client("s3").list_buckets()["Buckets"] == []

@@ -261,3 +261,84 @@ def test_forwarder_policy_planned_even_when_the_role_is_still_to_be_made():
         ("put_role_policy", "gdpr-guardduty-events-forwarder", wanted)
     ]
     assert gr.plan_role_policy(arn, "p", wanted, wanted, lambda a, b: a != b) == []
+
+
+OURS = {
+    "Version": "2012-10-17",
+    "Id": "gdpr-guardduty-findings",
+    "Statement": [
+        {"Sid": "OwnerManagesTheTopic", "Effect": "Allow", "Action": "sns:Subscribe", "Resource": TOPIC},
+        {
+            "Sid": "EventBridgeOfThisAccountPublishes",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": TOPIC,
+        },
+    ],
+}
+APP = {"Sid": "AppPublishes", "Effect": "Allow", "Action": "sns:Publish", "Resource": TOPIC}
+NO_SID = {"Effect": "Allow", "Action": "sns:GetTopicAttributes", "Resource": TOPIC}
+
+
+def test_merge_policy_keeps_the_users_statements_by_sid_and_replaces_ours():
+    stale_ours = {**OURS["Statement"][1], "Action": "sns:*"}
+    current = {"Version": "2012-10-17", "Statement": [APP, stale_ours, NO_SID]}
+    merged = gr.merge_policy(current, OURS)
+    assert merged["Statement"] == [APP, NO_SID, *OURS["Statement"]]
+    assert merged["Id"] == OURS["Id"]
+    # Merging again is a fixed point: an adopted topic's second run changes nothing.
+    assert gr.merge_policy(merged, OURS) == merged
+    assert gr.merge_policy({"Statement": APP}, OURS)["Statement"] == [APP, *OURS["Statement"]]
+    assert gr.merge_policy(None, OURS) == OURS
+
+
+def test_adopted_topic_keeps_the_users_statement_and_is_then_idempotent():
+    """The hostile tester's case: a user's topic with AppPublishes, adopted. Before the fix the policy
+    was replaced by the collection's (AppPublishes gone)."""
+    current = {"arn": TOPIC, "display_name": "GuardDuty findings", "kms_master_key_id": ""}
+    current["policy"] = {"Version": "2012-10-17", "Statement": [APP]}
+    wish = _wish(policy=gr.merge_policy(current["policy"], OURS), subscriptions=[])
+    actions = gr.plan_topic(current, [], wish, compare_policies)
+    policy = next(a for a in actions if a.params.get("AttributeName") == "Policy")
+    assert [s.get("Sid") for s in json.loads(policy.params["AttributeValue"])["Statement"]] == [
+        "AppPublishes",
+        "OwnerManagesTheTopic",
+        "EventBridgeOfThisAccountPublishes",
+    ]
+    current.update(
+        policy=json.loads(policy.params["AttributeValue"]), kms_master_key_id=wish.kms_master_key_id
+    )
+    again = _wish(policy=gr.merge_policy(current["policy"], OURS), subscriptions=[])
+    assert gr.plan_topic(current, [], again, compare_policies) == []
+
+
+MANAGED = {"gdpr-monitoring:managed-by": "gdpr.aws_monitoring"}
+
+
+def test_topic_owned_by_tag_or_by_carrying_exactly_the_collections_policy():
+    users = {"Version": "2012-10-17", "Statement": [APP]}
+    assert gr.topic_owned(MANAGED, users, OURS, compare_policies)
+    assert gr.topic_owned({}, OURS, OURS, compare_policies)  # an untagged topic an earlier run made
+    assert not gr.topic_owned({}, users, OURS, compare_policies)
+    assert not gr.topic_owned({"gdpr-monitoring:managed-by": "someone"}, users, OURS, compare_policies)
+    assert not gr.topic_owned(
+        {}, {"Version": "2012-10-17", "Statement": [APP, *OURS["Statement"]]}, OURS, compare_policies
+    )
+    assert not gr.topic_owned({}, None, {}, compare_policies)
+
+
+def test_rule_owned_by_tag_or_by_the_collections_target():
+    theirs = {"targets": [{"Id": "mine", "Arn": "arn:aws:sqs:eu-west-1:123456789012:q"}]}
+    ours = {"targets": [*theirs["targets"], {"Id": gr.TARGET_ID, "Arn": TOPIC}]}
+    assert gr.rule_owned(MANAGED, theirs)
+    assert gr.rule_owned({}, ours)
+    assert not gr.rule_owned({}, theirs)
+    assert not gr.rule_owned({"Owner": "app"}, {"targets": []})
+
+
+def test_tag_dict_and_the_refusal_names_resource_region_and_variable():
+    assert gr.tag_dict([{"Key": "a", "Value": "b"}]) == {"a": "b"}
+    assert gr.tag_dict(None) == {}
+    message = gr.foreign_refusal("SNS topic", "t", "eu-west-1", "guardduty_alert_adopt_existing_topic")
+    assert message.startswith("guardduty_alert_adopt_existing_topic: the SNS topic 't' in eu-west-1 exists")
+    assert "guardduty_alert_adopt_existing_topic=true" in message
