@@ -25,6 +25,7 @@ from typing import Any
 
 from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.log_archive import (
     MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
     is_managed,
 )
 
@@ -496,6 +497,18 @@ def merge_policy(current: dict[str, Any] | None, wanted: dict[str, Any]) -> dict
         statements = [statements]
     kept = [s for s in statements if s.get("Sid") not in ours]
     return {**wanted, "Statement": [*kept, *(wanted.get("Statement") or [])]}
+
+
+def plan_managed_tag(arn: str, tags: dict[str, str]) -> list[Action]:
+    """TagResource with the managed-by tag on an existing topic that lacks it (adopted, or made by an
+    untagged earlier run): later runs then know it as the collection's without being told."""
+    if is_managed(tags):
+        return []
+    return [
+        Action(
+            "tag_resource", {"ResourceArn": arn, "Tags": [{"Key": MANAGED_BY_KEY, "Value": MANAGED_BY_VALUE}]}
+        )
+    ]
 
 
 def foreign_refusal(kind: str, name: str, region: str, variable: str) -> str:

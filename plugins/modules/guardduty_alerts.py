@@ -212,6 +212,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty_resp
     foreign_refusal,
     merge_policy,
     parse_topic_arn,
+    plan_managed_tag,
     plan_role_policy,
     plan_rule,
     plan_rule_absent,
@@ -294,13 +295,21 @@ class RuleResult:
     actions: list[Action]
 
 
-def read_rule(client: Any, name: str) -> dict[str, Any] | None:
+def describe_rule(client: Any, name: str) -> dict[str, Any] | None:
+    """DescribeRule's answer, None when there is no such rule."""
     try:
-        rule = client.describe_rule(Name=name, aws_retry=True)
+        return client.describe_rule(Name=name, aws_retry=True)
     except Exception as exc:
         if aws_error_code(exc) == "ResourceNotFoundException":
             return None
         raise
+
+
+def read_rule(client: Any, name: str, rule: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The rule's view (None: no such rule); ``rule``: its DescribeRule answer if already read."""
+    rule = rule or describe_rule(client, name)
+    if rule is None:
+        return None
     targets = client.list_targets_by_rule(Rule=name, aws_retry=True).get("Targets", [])
     return rule_view(rule, targets)
 
@@ -386,6 +395,11 @@ def handle_topic(clients: RegionalClients, params: dict[str, Any], check_mode: b
         tags=params["tags"],
     )
     actions = plan_topic(current, subscriptions, wish, compare_policies)
+    if current is not None:
+        # An adopted (or untagged earlier) topic gets the collection's tag, so that later runs know
+        # it without adopt_existing; its other tags stay.
+        tags = tag_dict(client.list_tags_for_resource(ResourceArn=arn, aws_retry=True).get("Tags"))
+        actions += plan_managed_tag(arn, tags)
     if actions and not check_mode:
         try:
             apply_actions(client, actions)
@@ -410,16 +424,15 @@ def rule_names(params: dict[str, Any]) -> list[str]:
     return [f"{params['rule_prefix']}-{s}" for s in suffixes]
 
 
-def foreign_rules(client: Any, region: str, params: dict[str, Any]) -> list[str]:
-    """The rules of this module's names in ``region`` that exist and are someone else's."""
+def foreign_rules(client: Any, params: dict[str, Any]) -> list[str]:
+    """The rules of this module's names in the client's region that exist and are someone else's."""
     foreign = []
     for name in rule_names(params):
-        current = read_rule(client, name)
-        if current is None:
+        rule = describe_rule(client, name)
+        if rule is None:
             continue
-        arn = client.describe_rule(Name=name, aws_retry=True)["Arn"]
-        tags = tag_dict(client.list_tags_for_resource(ResourceARN=arn, aws_retry=True).get("Tags"))
-        if not rule_owned(tags, current):
+        tags = tag_dict(client.list_tags_for_resource(ResourceARN=rule["Arn"], aws_retry=True).get("Tags"))
+        if not rule_owned(tags, read_rule(client, name, rule) or {}):
             foreign.append(name)
     return foreign
 
@@ -453,7 +466,7 @@ def refuse_foreign(
         problems.append(foreign_refusal("SNS topic", name, params["home_region"], variable))
     outcomes = run_in_regions(
         regions,
-        lambda region: foreign_rules(clients("events", region), region, params),
+        lambda region: foreign_rules(clients("events", region), params),
         params["max_concurrency"],
     )
     for outcome in outcomes:

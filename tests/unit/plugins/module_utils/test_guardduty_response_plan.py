@@ -342,3 +342,15 @@ def test_tag_dict_and_the_refusal_names_resource_region_and_variable():
     message = gr.foreign_refusal("SNS topic", "t", "eu-west-1", "guardduty_alert_adopt_existing_topic")
     assert message.startswith("guardduty_alert_adopt_existing_topic: the SNS topic 't' in eu-west-1 exists")
     assert "guardduty_alert_adopt_existing_topic=true" in message
+
+
+def test_plan_managed_tag_only_on_a_topic_without_it():
+    assert gr.plan_managed_tag(TOPIC, MANAGED) == []
+    (action,) = gr.plan_managed_tag(TOPIC, {"Owner": "app"})
+    assert (action.kind, action.params) == (
+        "tag_resource",
+        {
+            "ResourceArn": TOPIC,
+            "Tags": [{"Key": "gdpr-monitoring:managed-by", "Value": "gdpr.aws_monitoring"}],
+        },
+    )
