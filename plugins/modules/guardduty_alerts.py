@@ -127,6 +127,15 @@ options:
         O(topic_policy)'s; the rule keeps its other targets.
     type: bool
     default: false
+  ownership_check_only:
+    description:
+      - V(true) only checks that the topic and rules of these names are this collection's (or
+        O(adopt_existing) is set), then returns without planning or changing anything. A region whose
+        reads fail is not an error here; the full run reports it, after the other regions are done.
+      - The role runs this first, so that someone else's topic stops the run before the forwarder role
+        and the key are written.
+    type: bool
+    default: false
 notes:
   - Supports check mode and diff mode (rules before/after per region).
   - Needs C(events:DescribeRule), C(ListTargetsByRule), C(PutRule), C(PutTargets), C(TagResource)
@@ -281,6 +290,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "tamper": {"type": "bool", "default": True},
     "tags": {"type": "dict", "default": {}},
     "adopt_existing": {"type": "bool", "default": False},
+    "ownership_check_only": {"type": "bool", "default": False},
     "max_concurrency": {"type": "int", "default": 0},
     "variable_names": {"type": "dict", "default": {}},
 }
@@ -605,6 +615,9 @@ def main() -> None:
     clients = RegionalClients(module, retry_decorator())
     regions, statuses = choose_regions(module, clients, params)
     refuse_foreign(module, clients, params, regions)
+    if params["ownership_check_only"]:
+        # A denied region must not stop the other regions here: the full run reports it, after them.
+        module.exit_json(changed=False, regions=regions)
     # The topic first: the home region's rules then point at a topic that exists.
     topic, topic_failure = ensure_topic(clients, params, module.check_mode)
     # The forwarder's permission before the rules that use it.
