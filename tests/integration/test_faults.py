@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import sysconfig
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import fault_proxy
 import pytest
+from playbook_run import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 REGIONS = ["eu-west-1", "eu-central-1", "us-east-1", "eu-north-1"]
@@ -38,35 +37,6 @@ EXTRA_VARS = {
     # moto does not implement PutDataProtectionPolicy (tested with botocore's Stubber in tests/unit).
     "log_groups_data_protection": False,
 }
-
-
-@dataclass
-class Run:
-    rc: int
-    output: str
-
-    @property
-    def recap(self) -> dict[str, dict[str, int]]:
-        hosts = {}
-        for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", self.output, re.M):
-            hosts[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)}
-        return hosts
-
-    @property
-    def changed(self) -> int:
-        return sum(h["changed"] for h in self.recap.values())
-
-    @property
-    def failures(self) -> str:
-        """The failure reports: each ``fatal:``/``failed:`` block up to the next task or play."""
-        blocks = re.findall(
-            r"^(?:fatal|failed): .*?(?=^TASK |^PLAY |^RUNNING HANDLER|\Z)", self.output, re.M | re.S
-        )
-        return "\n".join(blocks)
-
-    def __str__(self) -> str:
-        """What a failed assertion shows: the failures and the recap, not the whole run."""
-        return f"rc={self.rc}\n{self.failures[-8000:]}\nrecap: {self.recap}"
 
 
 def _direct(proxy: fault_proxy.FaultProxy, service: str, region: str) -> Any:
