@@ -38,6 +38,13 @@ def guardduty_subscription_problems(value: Any, variable: str = "guardduty_alert
     return gr.subscription_problems(value, variable)
 
 
+def guardduty_log_group_prefix_problems(
+    value: Any, variable: str = "guardduty_alert_tamper_log_group_prefixes"
+) -> list[str]:
+    """Every prefix that is not the start of a log group name, named ``variable[i]`` (empty: all fine)."""
+    return gr.log_group_prefix_problems(value, variable)
+
+
 def guardduty_principals(enabled: list[dict[str, Any]], covered: list[str] | None = None) -> list[str]:
     """GuardDuty's service principals for bucket and key policies, from aws_region_info's ``regions``
     (``region_name``, ``opt_in_status``) and the covered regions (empty: all of them)."""
@@ -67,6 +74,7 @@ class FilterModule:
             "guardduty_severity_threshold": guardduty_severity_threshold,
             "guardduty_severity_problems": guardduty_severity_problems,
             "guardduty_subscription_problems": guardduty_subscription_problems,
+            "guardduty_log_group_prefix_problems": guardduty_log_group_prefix_problems,
             "guardduty_principals": guardduty_principals,
             "aws_sdk_region": aws_sdk_region,
         }

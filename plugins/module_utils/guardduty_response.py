@@ -48,6 +48,17 @@ TAMPER_EVENT_NAMES: tuple[str, ...] = (
     "DisassociateFromAdministratorAccount",
     "DisableOrganizationAdminAccount",
 )
+# CloudWatch Logs calls that destroy or shorten the records this collection keeps (CloudTrail's and
+# the agents' log groups): the group deleted, its retention removed or changed, its KMS key removed.
+# PutRetentionPolicy matches every retention change, including this collection's own (a new group
+# gets its retention that way): an alert then names the run's principal in userIdentity.
+LOG_TAMPER_EVENT_NAMES: tuple[str, ...] = (
+    "DeleteLogGroup",
+    "DeleteRetentionPolicy",
+    "PutRetentionPolicy",
+    "DisassociateKmsKey",
+)
+LOG_GROUP_PREFIX_RE = re.compile(r"^[A-Za-z0-9_./#-]{1,512}$")
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 ARN_RE = {
@@ -150,6 +161,33 @@ def tamper_pattern() -> dict[str, Any]:
     }
 
 
+def log_tamper_pattern(prefixes: list[str]) -> dict[str, Any]:
+    """CloudWatch Logs tamper calls on log groups whose names start with one of ``prefixes``."""
+    return {
+        "source": ["aws.logs"],
+        "detail-type": [API_CALL_DETAIL_TYPE],
+        "detail": {
+            "eventSource": ["logs.amazonaws.com"],
+            "eventName": list(LOG_TAMPER_EVENT_NAMES),
+            "requestParameters": {"logGroupName": [{"prefix": p} for p in prefixes]},
+        },
+    }
+
+
+def log_group_prefix_problems(prefixes: Any, variable: str = "tamper_log_group_prefixes") -> list[str]:
+    """Each prefix that is not the start of a CloudWatch Logs group name, named ``variable[i]``.
+
+    An empty string would match every log group of the account (everyone's retention changes would
+    page the on-call people), so it is refused like any other malformed prefix."""
+    if not isinstance(prefixes, list):
+        return [f"{variable}: must be a list of log group name prefixes"]
+    return [
+        f"{variable}[{index}]: {prefix!r} is not a log group name prefix (1-512 of A-Za-z0-9_./#-)"
+        for index, prefix in enumerate(prefixes)
+        if not isinstance(prefix, str) or not LOG_GROUP_PREFIX_RE.match(prefix)
+    ]
+
+
 def disable_pattern() -> dict[str, Any]:
     """UpdateDetector with enable=false: a suspended detector sees nothing (a plain UpdateDetector
     is this collection's own frequency or feature change, not worth waking anyone)."""
@@ -194,6 +232,7 @@ def desired_rules(
     topic_arn: str,
     role_arn: str | None,
     tamper: bool = True,
+    log_group_prefixes: list[str] | None = None,
 ) -> list[RuleSpec]:
     target = rule_target(region, home, topic_arn, role_arn)
     where = "to the SNS topic" if region == home else f"to the default event bus of {home}"
@@ -221,6 +260,19 @@ def desired_rules(
                 target,
             ),
         ]
+        if log_group_prefixes:
+            rules.append(
+                RuleSpec(
+                    f"{prefix}-tamper-logs",
+                    log_tamper_pattern(log_group_prefixes),
+                    # EventBridge keeps at most 512 characters of a description
+                    (
+                        f"Log groups {', '.join(log_group_prefixes)}* deleted or their retention or"
+                        f" key changed {where} (gdpr.aws_monitoring)"
+                    )[:512],
+                    target,
+                )
+            )
     return rules
 
 

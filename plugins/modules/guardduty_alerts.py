@@ -105,13 +105,24 @@ options:
     type: str
     default: "7"
   rule_prefix:
-    description: Rule names are C(<rule_prefix>-findings), C(-tamper) and C(-tamper-disable).
+    description: Rule names are C(<rule_prefix>-findings), C(-tamper), C(-tamper-disable) and C(-tamper-logs).
     type: str
     default: gdpr-guardduty
   tamper:
     description: Also keep the tamper rules.
     type: bool
     default: true
+  tamper_log_group_prefixes:
+    description:
+      - With O(tamper), also alert when a CloudWatch Logs group whose name starts with one of these
+        prefixes is deleted, loses or changes its retention, or loses its KMS key (rule
+        C(<rule_prefix>-tamper-logs), on the C(AWS API Call via CloudTrail) events of
+        C(logs.amazonaws.com)). Empty, no such rule is kept.
+      - A retention set by anyone alerts, this collection's own included (a new log group gets its
+        retention by C(PutRetentionPolicy)); the alert names the caller.
+    type: list
+    elements: str
+    default: []
   tags:
     description:
       - Tags given to the rules and the topic this module creates (existing ones' tags are left alone),
@@ -219,6 +230,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.guardduty_resp
     TopicWish,
     desired_rules,
     foreign_refusal,
+    log_group_prefix_problems,
     merge_policy,
     parse_topic_arn,
     plan_managed_tag,
@@ -288,13 +300,14 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "severity": {"type": "str", "default": "7"},
     "rule_prefix": {"type": "str", "default": "gdpr-guardduty"},
     "tamper": {"type": "bool", "default": True},
+    "tamper_log_group_prefixes": {"type": "list", "elements": "str", "default": []},
     "tags": {"type": "dict", "default": {}},
     "adopt_existing": {"type": "bool", "default": False},
     "ownership_check_only": {"type": "bool", "default": False},
     "max_concurrency": {"type": "int", "default": 0},
     "variable_names": {"type": "dict", "default": {}},
 }
-RULE_SUFFIXES = ("findings", "tamper", "tamper-disable")
+RULE_SUFFIXES = ("findings", "tamper", "tamper-disable", "tamper-logs")
 
 
 @dataclass
@@ -352,6 +365,7 @@ def handle_region(
             params["topic_arn"],
             params["forwarder_role_arn"],
             params["tamper"],
+            params["tamper_log_group_prefixes"],
         )
         results = []
         for spec in specs:
@@ -430,7 +444,12 @@ def handle_topic(clients: RegionalClients, params: dict[str, Any], check_mode: b
 
 
 def rule_names(params: dict[str, Any]) -> list[str]:
-    suffixes = RULE_SUFFIXES if params["tamper"] or params["state"] == "absent" else RULE_SUFFIXES[:1]
+    if params["state"] == "absent":
+        suffixes = RULE_SUFFIXES
+    elif not params["tamper"]:
+        suffixes = RULE_SUFFIXES[:1]
+    else:
+        suffixes = RULE_SUFFIXES if params["tamper_log_group_prefixes"] else RULE_SUFFIXES[:3]
     return [f"{params['rule_prefix']}-{s}" for s in suffixes]
 
 
@@ -494,6 +513,9 @@ def validated_params(module: AnsibleAWSModule) -> dict[str, Any]:
     try:
         params["threshold"] = severity_threshold(params["severity"], variable_name(names, "severity"))
         problems = subscription_problems(params["subscriptions"], variable_name(names, "subscriptions"))
+        problems += log_group_prefix_problems(
+            params["tamper_log_group_prefixes"], variable_name(names, "tamper_log_group_prefixes")
+        )
         if problems:
             raise InvalidInput("; ".join(problems))
         if params["state"] == "present":

@@ -4,7 +4,7 @@ region; gated: the 38-region run makes at most 38 times the one-region run's cal
 
 ``ansible-playbook -i localhost, playbooks/guardduty_response.yml`` (the entry point as users run it)
 through the fault proxy with 150 ms per call (tests/benchmarks/latency.py), on a freshly reset moto
-each time: the forwarder role, the topic's key, the topic with one subscription, and the three rules
+each time: the forwarder role, the topic's key, the topic with one subscription, and the four rules
 in every region (``guardduty_regions: [eu-west-1]`` for one region; discovered by DescribeRegions for
 all). Afterwards every region holds its rules; a second run over all regions is changed=0.
 The export is off (``guardduty_export: false``): moto has no publishing destinations (HTTP 404), so
@@ -24,7 +24,12 @@ import boto3
 import latency as lat
 
 PLAY = lat.ROOT / "playbooks" / "guardduty_response.yml"
-RULES = {"gdpr-guardduty-findings", "gdpr-guardduty-tamper", "gdpr-guardduty-tamper-disable"}
+RULES = {
+    "gdpr-guardduty-findings",
+    "gdpr-guardduty-tamper",
+    "gdpr-guardduty-tamper-disable",
+    "gdpr-guardduty-tamper-logs",
+}
 BASE_VARS: dict[str, Any] = {
     "guardduty_export": False,
     "guardduty_home_region": lat.HOME_REGION,

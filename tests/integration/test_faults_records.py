@@ -43,7 +43,12 @@ SERVICES = {"events", "sns", "s3", "cloudtrail", "config", "kms", "logs", "iam",
 # is; 11 throttles in a row, which would exhaust the retries, about 0.05% per call).
 THROTTLE = {"*": 30, "sns": 60, "cloudtrail": 50}
 DENIED_REGION = "eu-central-1"
-RULES = ["gdpr-guardduty-findings", "gdpr-guardduty-tamper", "gdpr-guardduty-tamper-disable"]
+RULES = [
+    "gdpr-guardduty-findings",
+    "gdpr-guardduty-tamper",
+    "gdpr-guardduty-tamper-disable",
+    "gdpr-guardduty-tamper-logs",
+]
 EXTRA_VARS = {
     "guardduty_regions": REGIONS,
     "guardduty_home_region": HOME,

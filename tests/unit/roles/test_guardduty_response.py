@@ -9,7 +9,8 @@ home region's rules, and the topic's delivery with an SQS subscription and a dir
     changed=0 and keeps a
     target someone else put on the rules;
   * a finding-shaped event of severity 8 put in a non-home region reaches the home region's queue,
-    one of severity 2 does not; a tamper event (DeleteDetector) does;
+    one of severity 2 does not; a tamper event (DeleteDetector) does, and so does a log group of
+    the collection's prefix deleted (DeleteLogGroup), while another group's retention change does not;
   * the topic is encrypted with a customer managed key whose policy lets EventBridge use it, and
     its policy lets only this account's EventBridge publish; subscriptions are counted;
   * bad input (severity out of range, malformed email and queue ARN, a home region the account has
@@ -38,7 +39,14 @@ from test_controller_guards import run_cases
 HOME, OTHER = "eu-west-1", "eu-central-1"
 ACCOUNT = "123456789012"
 TOPIC_ARN = f"arn:aws:sns:{HOME}:{ACCOUNT}:gdpr-guardduty-findings"
-RULES = ("gdpr-guardduty-findings", "gdpr-guardduty-tamper", "gdpr-guardduty-tamper-disable")
+RULES = (
+    "gdpr-guardduty-findings",
+    "gdpr-guardduty-tamper",
+    "gdpr-guardduty-tamper-disable",
+    "gdpr-guardduty-tamper-logs",
+)
+# The rules a probe queue is targeted beside the topic on: findings, GuardDuty tamper, log tamper.
+PROBED = (RULES[0], RULES[1], RULES[3])
 
 
 def run_role(
@@ -207,7 +215,7 @@ def test_alerts_check_converge_idempotent_and_delivered(aws, tmp_path):
     probe_arn = sqs.get_queue_attributes(QueueUrl=probe, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    for rule in RULES[:2]:
+    for rule in PROBED:
         client("events").put_targets(Rule=rule, Targets=[{"Id": "probe", "Arn": probe_arn}])
 
     # The evidence report after it, as in site.yml: the rule of every region and the confirmed
@@ -245,28 +253,46 @@ def test_alerts_check_converge_idempotent_and_delivered(aws, tmp_path):
 
     # moto raises (HTTP 500) on an SNS target, before the targets after it: for the delivery check the
     # role's topic target leaves the home rules, the queue beside it stands in for the topic.
-    for rule in RULES[:2]:
+    for rule in PROBED:
         client("events").remove_targets(Rule=rule, Ids=["gdpr-guardduty-alerts"])
     high, low = f"high-{uuid.uuid4()}", f"low-{uuid.uuid4()}"
     put_finding(OTHER, 8.0, high)
     put_finding(OTHER, 2.0, low)
+    api_calls = [
+        ("aws.guardduty", {"eventSource": "guardduty.amazonaws.com", "eventName": "DeleteDetector"}),
+        # The default prefix (/gdpr) covers the agents' and CloudTrail's groups; another group's
+        # retention is its owner's business.
+        (
+            "aws.logs",
+            {
+                "eventSource": "logs.amazonaws.com",
+                "eventName": "DeleteLogGroup",
+                "requestParameters": {"logGroupName": "/gdpr/prod/linux/system/auth"},
+            },
+        ),
+        (
+            "aws.logs",
+            {
+                "eventSource": "logs.amazonaws.com",
+                "eventName": "PutRetentionPolicy",
+                "requestParameters": {"logGroupName": "/app/orders", "retentionInDays": 1},
+            },
+        ),
+    ]
     client("events", OTHER).put_events(
         Entries=[
-            {
-                "Source": "aws.guardduty",
-                "DetailType": "AWS API Call via CloudTrail",
-                "Detail": json.dumps(
-                    {"eventSource": "guardduty.amazonaws.com", "eventName": "DeleteDetector"}
-                ),
-            }
+            {"Source": source, "DetailType": "AWS API Call via CloudTrail", "Detail": json.dumps(detail)}
+            for source, detail in api_calls
         ]
     )
     arrived = receive(probe)
     ids = [e["detail"].get("id") for e in arrived if e["detail-type"] == "GuardDuty Finding"]
     assert ids == [high], arrived
-    assert [e["detail"]["eventName"] for e in arrived if e["detail-type"] != "GuardDuty Finding"] == [
-        "DeleteDetector"
-    ]
+    assert sorted(
+        (e["detail"]["eventName"], e["detail"].get("requestParameters", {}).get("logGroupName"))
+        for e in arrived
+        if e["detail-type"] != "GuardDuty Finding"
+    ) == [("DeleteDetector", None), ("DeleteLogGroup", "/gdpr/prod/linux/system/auth")], arrived
 
     client("sns").publish(TopicArn=TOPIC_ARN, Message="direct publish")
     assert [m["Message"] for m in receive(subscriber)] == ["direct publish"]
@@ -342,6 +368,8 @@ def test_bad_input_fails_before_any_write_naming_the_variable(aws, tmp_path, mon
                     {"protocol": "email", "endpoint": "dpo-at-example.com"},
                     {"protocol": "sqs", "endpoint": "arn:aws:sqs:eu-west-1:12345:q"},
                 ],
+                # "" would match every log group of the account
+                "guardduty_alert_tamper_log_group_prefixes": ["/gdpr", ""],
             },
             "home_region": {**base, "guardduty_home_region": "eu-west-9"},
             "bucket": {**base, "guardduty_export": True, "guardduty_export_bucket": "Findings_Bucket"},
@@ -355,6 +383,7 @@ def test_bad_input_fails_before_any_write_naming_the_variable(aws, tmp_path, mon
             "guardduty_regions: not region names: eu_west_2",
             "guardduty_alert_subscriptions[0].endpoint: 'dpo-at-example.com' is not an email address",
             "guardduty_alert_subscriptions[1].endpoint: 'arn:aws:sqs:eu-west-1:12345:q' is not an SQS",
+            "guardduty_alert_tamper_log_group_prefixes[1]: '' is not a log group name prefix",
         ],
         "home_region": ["guardduty_home_region: eu-west-9 is not a region enabled"],
         "bucket": ["guardduty_export_bucket", "Findings_Bucket"],

@@ -354,3 +354,34 @@ def test_plan_managed_tag_only_on_a_topic_without_it():
             "Tags": [{"Key": "gdpr-monitoring:managed-by", "Value": "gdpr.aws_monitoring"}],
         },
     )
+
+
+def test_log_tamper_rule_only_with_prefixes_and_matches_the_named_calls():
+    without = gr.desired_rules("eu-west-1", "eu-west-1", "p", 7.0, TOPIC, ROLE)
+    assert "p-tamper-logs" not in [r.name for r in without]
+    rules = gr.desired_rules(
+        "us-east-1", "eu-west-1", "p", 7.0, TOPIC, ROLE, log_group_prefixes=["/gdpr", "/x"]
+    )
+    logs = {r.name: r for r in rules}["p-tamper-logs"]
+    detail = logs.pattern["detail"]
+    assert logs.pattern["source"] == ["aws.logs"]
+    assert {"DeleteLogGroup", "PutRetentionPolicy", "DeleteRetentionPolicy"} <= set(detail["eventName"])
+    assert detail["requestParameters"] == {"logGroupName": [{"prefix": "/gdpr"}, {"prefix": "/x"}]}
+    assert logs.target == rules[0].target  # forwarded home like the others
+    assert (
+        gr.desired_rules(
+            "us-east-1", "eu-west-1", "p", 7.0, TOPIC, ROLE, tamper=False, log_group_prefixes=["/g"]
+        )[0].name
+        == "p-findings"
+    )
+    long = gr.desired_rules(
+        "eu-west-1", "eu-west-1", "p", 7.0, TOPIC, ROLE, log_group_prefixes=["/" + "a" * 500]
+    )
+    assert len(long[-1].description) == 512  # EventBridge's limit
+
+
+def test_log_group_prefix_problems_name_each_bad_entry():
+    assert gr.log_group_prefix_problems(["/gdpr", "/gdpr/prod"]) == []
+    assert gr.log_group_prefix_problems("/gdpr", "v") == ["v: must be a list of log group name prefixes"]
+    problems = gr.log_group_prefix_problems(["/ok", "", "bad name", 3], "v")
+    assert [p.split(":")[0] for p in problems] == ["v[1]", "v[2]", "v[3]"]
