@@ -178,7 +178,10 @@ def log_group_prefix_problems(prefixes: Any, variable: str = "tamper_log_group_p
     """Each prefix that is not the start of a CloudWatch Logs group name, named ``variable[i]``.
 
     An empty string would match every log group of the account (everyone's retention changes would
-    page the on-call people), so it is refused like any other malformed prefix."""
+    page the on-call people), so it is refused like any other malformed prefix. A string is a
+    comma-separated list, as Ansible's ``list`` options take it (``-e var=/gdpr,/app``)."""
+    if isinstance(prefixes, str):
+        prefixes = [p.strip() for p in prefixes.split(",")]
     if not isinstance(prefixes, list):
         return [f"{variable}: must be a list of log group name prefixes"]
     return [
