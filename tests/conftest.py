@@ -48,6 +48,19 @@ def aws(moto_endpoint: str) -> Iterator[str]:
     yield moto_endpoint
 
 
+@pytest.fixture(scope="module")
+def shared_aws(moto_endpoint: str) -> Iterator[str]:
+    """One clean embedded AWS for a whole test module: reset once, before the module's first test.
+
+    A reset re-creates every service and region the last tests touched (IAM with its ~1,000 managed
+    policies, EC2 per region): seconds of CPU each time. Tests that share this one isolate
+    themselves instead by names, tag values or regions of their own, and never assert on the
+    account as a whole. A module must not mix it with ``aws``, whose reset would wipe it.
+    """
+    moto_server.reset(moto_endpoint)
+    yield moto_endpoint
+
+
 @pytest.fixture
 def faulty_aws(moto_endpoint: str, tmp_path: Path) -> Iterator[fault_proxy.FaultProxy]:
     """A clean embedded AWS behind the fault proxy (tests/harness/fault_proxy.py), no faults yet.

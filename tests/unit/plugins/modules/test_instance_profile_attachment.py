@@ -10,6 +10,7 @@ model).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -176,9 +177,18 @@ TRUST = json.dumps(
 
 
 class Estate:
-    """A small fleet in moto, and the instrumented clients the module's core runs with."""
+    """A small fleet in moto, and the instrumented clients the module's core runs with.
 
-    def __init__(self):
+    The module's tests share one embedded AWS (``shared_aws``: one reset, not one per test), so an
+    estate's roles, profiles and opt-in tag value carry a number of its own: no test sees another's.
+    """
+
+    def __init__(self, number: int):
+        self.agent = f"CloudWatchAgentServerRole{number}"
+        self.legacy_role = f"LegacyAppRole{number}"
+        self.legacy_profile = f"LegacyAppProfile{number}"
+        self.opt_in = {"gdpr_monitoring": f"true-{number}"}
+        self.opt_in_filter = {"tag:gdpr_monitoring": self.opt_in["gdpr_monitoring"]}
         self.session = boto3.session.Session()
         self.calls = Counter()
         self.session.events.register("before-call", self._count)
@@ -230,12 +240,16 @@ class Estate:
     def snapshot(self):
         return {
             "associations": {r: {i: self.profile_of(r, i) for i in ids} for r, ids in self.instances.items()},
-            "roles": {r["RoleName"]: self.policies(r["RoleName"]) for r in self.iam.list_roles()["Roles"]},
+            "roles": {
+                r["RoleName"]: self.policies(r["RoleName"])
+                for page in self.iam.get_paginator("list_roles").paginate()
+                for r in page["Roles"]
+            },
         }
 
     def run(self, check_mode=False, **params):
         base = {
-            "instance_profile": "CloudWatchAgentServerRole",
+            "instance_profile": self.agent,
             "instance_profile_path": "/",
             "instances": [],
             "filters": {},
@@ -257,11 +271,14 @@ class Estate:
         return outcome.result()
 
 
+ESTATES = itertools.count()
+
+
 @pytest.fixture
-def estate(aws):
-    e = Estate()
-    e.role("CloudWatchAgentServerRole", [AGENT_POLICY, SSM_POLICY], profile="CloudWatchAgentServerRole")
-    e.role("LegacyAppRole", [S3_POLICY], profile="LegacyAppProfile")
+def estate(shared_aws):
+    e = Estate(next(ESTATES))
+    e.role(e.agent, [AGENT_POLICY, SSM_POLICY], profile=e.agent)
+    e.role(e.legacy_role, [S3_POLICY], profile=e.legacy_profile)
     return e
 
 
@@ -280,13 +297,13 @@ def by_id(result):
 
 def test_default_run_associates_and_extends_shared_legacy_role_once(estate):
     plain = estate.launch("eu-west-1", 2) + estate.launch("eu-central-1", 1)
-    legacy = estate.launch("eu-west-1", 2, profile="LegacyAppProfile")
+    legacy = estate.launch("eu-west-1", 2, profile=estate.legacy_profile)
 
     result = estate.run(instances=targets(estate))
 
     assert result["changed"] is True
     assert result["counts"] == {"associated": 3, "replaced": 0, "extended": 2, "skipped": 0, "unchanged": 0}
-    assert result["roles_extended"] == {"LegacyAppRole": [AGENT_POLICY, SSM_POLICY]}
+    assert result["roles_extended"] == {estate.legacy_role: [AGENT_POLICY, SSM_POLICY]}
     # IAM is global: two instances share the role, each policy is attached once.
     assert estate.calls["AttachRolePolicy"] == 2
     assert estate.calls["AssociateIamInstanceProfile"] == 3
@@ -295,18 +312,18 @@ def test_default_run_associates_and_extends_shared_legacy_role_once(estate):
     assert estate.calls["DescribeIamInstanceProfileAssociations"] == 2
     for region, ids in estate.instances.items():
         for instance_id in ids:
-            expected = "LegacyAppProfile" if instance_id in legacy else "CloudWatchAgentServerRole"
+            expected = estate.legacy_profile if instance_id in legacy else estate.agent
             assert estate.profile_of(region, instance_id) == expected
-    assert estate.policies("LegacyAppRole") == sorted([S3_POLICY, AGENT_POLICY, SSM_POLICY])
+    assert estate.policies(estate.legacy_role) == sorted([S3_POLICY, AGENT_POLICY, SSM_POLICY])
     row = by_id(result)[legacy[0]]
     assert (row["action"], row["before"], row["after"]) == ("extended", row["before"], row["before"])
-    assert row["before"].endswith(":instance-profile/LegacyAppProfile")
+    assert row["before"].endswith(f":instance-profile/{estate.legacy_profile}")
     assert by_id(result)[plain[0]]["before"] is None
 
 
 def test_second_run_changes_nothing_and_only_reads_once_per_region(estate):
     estate.launch("eu-west-1", 3)
-    estate.launch("eu-central-1", 2, profile="LegacyAppProfile")
+    estate.launch("eu-central-1", 2, profile=estate.legacy_profile)
     estate.run(instances=targets(estate))
 
     again = estate.run(instances=targets(estate))
@@ -324,7 +341,7 @@ def test_second_run_changes_nothing_and_only_reads_once_per_region(estate):
 
 def test_check_mode_changes_nothing_and_predicts_the_real_run(estate):
     estate.launch("eu-west-1", 2)
-    estate.launch("eu-central-1", 1, profile="LegacyAppProfile")
+    estate.launch("eu-central-1", 1, profile=estate.legacy_profile)
     before = estate.snapshot()
 
     predicted = estate.run(check_mode=True, instances=targets(estate))
@@ -337,8 +354,8 @@ def test_check_mode_changes_nothing_and_predicts_the_real_run(estate):
 
 
 def test_replace_is_explicit_and_handles_running_and_stopped_instances(estate):
-    running = estate.launch("eu-west-1", 1, profile="LegacyAppProfile")[0]
-    stopped = estate.launch("eu-west-1", 1, profile="LegacyAppProfile")[0]
+    running = estate.launch("eu-west-1", 1, profile=estate.legacy_profile)[0]
+    stopped = estate.launch("eu-west-1", 1, profile=estate.legacy_profile)[0]
     estate.ec2("eu-west-1").stop_instances(InstanceIds=[stopped])
 
     result = estate.run(instances=targets(estate), existing_profile="replace")
@@ -347,22 +364,22 @@ def test_replace_is_explicit_and_handles_running_and_stopped_instances(estate):
     assert estate.calls["ReplaceIamInstanceProfileAssociation"] == 1
     assert estate.calls["DisassociateIamInstanceProfile"] == 1
     assert estate.calls["AssociateIamInstanceProfile"] == 1
-    assert estate.profile_of("eu-west-1", running) == "CloudWatchAgentServerRole"
-    assert estate.profile_of("eu-west-1", stopped) == "CloudWatchAgentServerRole"
-    assert estate.policies("LegacyAppRole") == [S3_POLICY]  # not extended when replaced
+    assert estate.profile_of("eu-west-1", running) == estate.agent
+    assert estate.profile_of("eu-west-1", stopped) == estate.agent
+    assert estate.policies(estate.legacy_role) == [S3_POLICY]  # not extended when replaced
     assert by_id(result)[stopped]["state"] == "stopped"
 
 
 def test_skip_leaves_instances_with_a_profile_alone(estate):
-    legacy = estate.launch("eu-west-1", 1, profile="LegacyAppProfile")[0]
+    legacy = estate.launch("eu-west-1", 1, profile=estate.legacy_profile)[0]
     plain = estate.launch("eu-west-1", 1)[0]
 
     result = estate.run(instances=targets(estate), existing_profile="skip")
 
     assert by_id(result)[legacy]["action"] == "skipped"
     assert by_id(result)[plain]["action"] == "associated"
-    assert estate.profile_of("eu-west-1", legacy) == "LegacyAppProfile"
-    assert estate.policies("LegacyAppRole") == [S3_POLICY]
+    assert estate.profile_of("eu-west-1", legacy) == estate.legacy_profile
+    assert estate.policies(estate.legacy_role) == [S3_POLICY]
 
 
 def test_unknown_instance_fails_before_any_change(estate):
@@ -388,12 +405,12 @@ def test_terminated_instance_fails_before_any_change(estate):
 
 
 def test_filters_pick_tagged_instances_in_the_listed_regions_only(estate):
-    west = estate.launch("eu-west-1", 2, tags={"gdpr_monitoring": "true"})
-    central = estate.launch("eu-central-1", 1, tags={"gdpr_monitoring": "true"})
+    west = estate.launch("eu-west-1", 2, tags=estate.opt_in)
+    central = estate.launch("eu-central-1", 1, tags=estate.opt_in)
     untagged = estate.launch("eu-west-1", 1)[0]
-    elsewhere = estate.launch("us-west-2", 1, tags={"gdpr_monitoring": "true"})[0]
+    elsewhere = estate.launch("us-west-2", 1, tags=estate.opt_in)[0]
 
-    result = estate.run(filters={"tag:gdpr_monitoring": "true"}, regions=["eu-west-1", "eu-central-1"])
+    result = estate.run(filters=estate.opt_in_filter, regions=["eu-west-1", "eu-central-1"])
 
     assert sorted(by_id(result)) == sorted(west + central)
     assert estate.profile_of("eu-west-1", untagged) is None
@@ -427,17 +444,17 @@ def test_missing_profile_fails_unless_check_mode_which_predicts_its_arn(estate):
 def test_filter_region_that_refuses_fails_the_run_before_any_change(estate, code):
     """Issue 10: an agent_iam filter region that refused was skipped with rc=0 and its opted-in
     instances got no role. The refusing region is a Stubber-backed client (moto cannot refuse)."""
-    west = estate.launch("eu-west-1", 1, tags={"gdpr_monitoring": "true"})[0]
+    west = estate.launch("eu-west-1", 1, tags=estate.opt_in)[0]
     refusing = boto3.client("ec2", region_name="me-south-1")
     stub = Stubber(refusing)
     stub.add_client_error("describe_instances", service_error_code=code, http_status_code=401)
     stub.activate()
     request = mod.request_from_params(
         {
-            "instance_profile": "CloudWatchAgentServerRole",
+            "instance_profile": estate.agent,
             "instance_profile_path": "/",
             "instances": [],
-            "filters": {"tag:gdpr_monitoring": "true"},
+            "filters": estate.opt_in_filter,
             "regions": ["eu-west-1", "me-south-1"],
             "existing_profile": "extend",
             "policies": [AGENT_POLICY],
@@ -462,7 +479,7 @@ def test_apply_errors_count_their_region_as_failed_and_the_run_as_changed(estate
     instance = estate.launch("eu-west-1", 1)[0]
     request = mod.request_from_params(
         {
-            "instance_profile": "CloudWatchAgentServerRole",
+            "instance_profile": estate.agent,
             "instance_profile_path": "/",
             "instances": [{"instance_id": instance, "region": "eu-west-1"}],
             "filters": {},
