@@ -30,7 +30,7 @@ What it models:
       - files followed by their open descriptor: after a rename (logrotate ``create``) the rest of
         the old file is read, then the new one from its start; a file that shrinks (``copytruncate``)
         is read again from 0; a glob follows its newest match; new files are read from the start;
-      - batches sent per group/stream after ``force_flush_interval`` (5 s); failed PutLogEvents are
+      - batches sent per group/stream after ``force_flush_interval`` (default 5 s); failed PutLogEvents are
         retried with the agent's backoff (refused/5xx/throttled: 1-2 s, 2-4 s, then 30-60 s; others
         from 0.1 s doubling) for up to 14 days; ResourceNotFoundException creates the stream, and
         the group first when it is gone, then retries; the offset in the state file moves only past
@@ -133,8 +133,15 @@ JOURNALD_KEYS = {
 }  # fmt: skip
 JOURNALD_PRIORITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 JOURNALD_SINCE = (1, 300070, 0)
-# Settings every fragment must agree on: the real translator refuses different values too.
-SINGLE_VALUED = (("agent", "region"), ("agent", "run_as_user"), ("logs", "endpoint_override"))
+# Settings every fragment must agree on: the real translator refuses different values too. The one
+# a fragment sets is the agent's, whichever fragment it is in (force_flush_interval: the batching
+# period, which the Molecule scenario shortens in its user's fragment).
+SINGLE_VALUED = (
+    ("agent", "region"),
+    ("agent", "run_as_user"),
+    ("logs", "endpoint_override"),
+    ("logs", "force_flush_interval"),
+)
 
 
 class Rejected(Exception):

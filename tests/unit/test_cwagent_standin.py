@@ -71,6 +71,19 @@ def test_append_stores_file_name_translates_and_restarts(agent, tmp_path: Path) 
     assert ("restart", agent.SERVICE) in agent.restarts
 
 
+def test_force_flush_interval_of_any_fragment_is_the_agents(agent, tmp_path: Path) -> None:
+    """A user's fragment sets the batching period (the Molecule scenario's does, to wait less); the
+    daemon batches by it, and a fragment that sets another one is refused, as the translator does."""
+    user = fragment(entry("/var/log/u", "/g/user"), force_flush_interval=1)
+    (agent.JSON_DIR / "file_user.json").write_text(json.dumps(user))
+    src = write(tmp_path, "mine.json", fragment(entry()))
+    assert agent.ctl_main(["-a", "append-config", "-c", f"file:{src}"]) == 0
+    assert agent.Agent(agent.load_translated(), client=None).flush_seconds == 1
+    write(tmp_path, "mine.json", fragment(entry(), force_flush_interval=5))
+    assert agent.ctl_main(["-a", "append-config", "-c", f"file:{src}"]) == 1
+    assert "Different values are specified for force_flush_interval" in agent.VALIDATION_LOG.read_text()
+
+
 def test_fetch_config_replaces_all_and_remove_config_removes_one(agent, tmp_path: Path) -> None:
     (agent.JSON_DIR / "file_user.json").write_text(json.dumps(fragment(entry("/a", "/a"))))
     src = write(tmp_path, "mine.json", fragment(entry()))
