@@ -9,9 +9,11 @@ nothing changed, or fails naming every task that did.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 import time
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_TASK = "Report per region and per host"
 EVIDENCE_ROLE, EVIDENCE_TASK = "evidence_report", "Report"
+# A region's line in the summary's GuardDuty list: it starts with the region's name.
+REGION_LINE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+\s")
 
 
 class Progress:
@@ -58,6 +62,28 @@ class Progress:
             self._end_play()
             self.stats = data
         return True  # keep the event in the artifacts (the full output)
+
+
+def condensed(summary: Any, limit: int = 6) -> Any:
+    """The site summary for the terminal: GuardDuty's list of regions (38 lines), when longer than
+    ``limit``, becomes one line counting the regions by state and by what the run did; the full list
+    stays in the run's output. Its region lines read "<region>  <state>  <detector>  <action>"
+    (plugins/filter/site_summary.py); other lines (the plans every region has) are kept."""
+    lines = summary.get("guardduty") if isinstance(summary, dict) else None
+    if not isinstance(lines, list) or len(lines) <= limit:
+        return summary
+    # Cells are separated by two spaces or more (a table); an action list has single spaces.
+    rows = [re.split(r"\s{2,}", str(line)) for line in lines if REGION_LINE.match(str(line))]
+    states = Counter(row[1] for row in rows if len(row) > 1)
+    # A skipped region's "action" is why it was skipped: counted among the states only.
+    actions = Counter(row[3] if len(row) > 3 else "unchanged" for row in rows if row[1:2] != ["skipped"])
+    said = ", ".join(f"{state} {n}" for state, n in sorted(states.items()))
+    did = ", ".join(f"{what} {n}" for what, n in sorted(actions.items()))
+    kept = [line for line in lines if not REGION_LINE.match(str(line))]
+    return {
+        **summary,
+        "guardduty": [*kept, f"{len(rows)} regions: {said}; {did} (one line each in the full output)"],
+    }
 
 
 def indented(value: Any) -> str:
@@ -109,7 +135,7 @@ def main() -> int:
         f"{total(progress.stats, 'failures')} failed, {seconds:.0f} s (full output: {stdout})"
     )
     if progress.summary is not None:
-        print("What it did:\n" + indented(progress.summary))
+        print("What it did:\n" + indented(condensed(progress.summary)))
     if progress.evidence:
         print(progress.evidence[0])
         print("\n".join("    " + line for line in progress.evidence[1:]))

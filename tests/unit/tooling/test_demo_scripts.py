@@ -82,3 +82,28 @@ def test_an_event_counts_only_in_a_stream_of_its_host() -> None:
     with stub:
         assert not pipe.arrived(client, want)
         assert pipe.arrived(client, want)
+
+
+def test_the_terminal_gets_one_line_for_guardduty_s_regions() -> None:
+    """The lines come from the site summary's own filter, so a change of its format fails here."""
+    from ansible_collections.gdpr.aws_monitoring.plugins.filter.site_summary import _guardduty_lines
+
+    plans = [{"name": "S3_DATA_EVENTS", "status": "ENABLED"}]
+    detectors = [
+        {"region": f"eu-west-{n}", "status": "ENABLED", "detector_id": f"d{n}", "features": plans,
+         "actions": ["create"] if n < 3 else []}
+        for n in range(1, 8)
+    ]  # fmt: skip
+    detectors[0]["features"] = []  # a region whose plans differ gets a fifth cell
+    lines = _guardduty_lines(
+        {"detectors": detectors, "skipped_regions": [{"region": "me-south-1", "reason": "x"}]}
+    )
+    summary = {"hosts": {"i-1": "eu-west-1"}, "guardduty": lines}
+    short = load("site_run").condensed(summary)
+    assert short["hosts"] == summary["hosts"]
+    assert short["guardduty"] == [
+        "features in most regions: S3_DATA_EVENTS",
+        "8 regions: ENABLED 7, skipped 1; create 2, unchanged 5 (one line each in the full output)",
+    ]
+    few = {"guardduty": lines[:3]}
+    assert load("site_run").condensed(few) == few
