@@ -13,8 +13,10 @@ Everything a test points at AWS (``AWS_URL``/``AWS_ENDPOINT_URL``) goes through 
 The service and region come from the SigV4 credential scope (``Authorization`` header or presigned
 ``X-Amz-Credential``), the operation from ``X-Amz-Target`` (JSON protocols), the ``Action`` parameter
 (query and EC2 protocols) or, for REST protocols (GuardDuty), from the method and path matched against
-botocore's service model. The IAM action is ``<prefix>:<Operation>``, which is the IAM action name for
-every service this collection calls.
+botocore's service model. The IAM action is ``<prefix>:<Operation>``, the IAM action name for every
+service this collection calls except S3, whose actions come from the table in fault_proxy_s3.py
+(HeadBucket is ``s3:ListBucket``; a CreateBucket with ``x-amz-object-ownership`` also needs
+``s3:PutBucketOwnershipControls``).
 
 Configure it per test:
   * Python: ``with FaultProxy(moto_endpoint, throttle={"*": 30}) as proxy: ...``, then
@@ -52,6 +54,8 @@ from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import fault_proxy_s3
 
 CONTROL_PREFIX = "/__fault_proxy__/"
 HARNESS_PREFIXES = ("/moto-api/",)
@@ -187,12 +191,24 @@ class Call:
     operation: str | None
     method: str
     path: str
+    # The IAM actions of a service whose API and IAM names differ (S3), from its table: the call's
+    # own action first, then those its headers add; () for an operation the table lacks.
+    mapped_actions: tuple[str, ...] | None = None
 
     @property
     def action(self) -> str | None:
+        if self.mapped_actions is not None:
+            return self.mapped_actions[0] if self.mapped_actions else None
         if not (self.service and self.operation):
             return None
         return f"{IAM_PREFIX_BY_SIGNING_NAME.get(self.service, self.service)}:{self.operation}"
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """Every IAM action the call needs (most calls: one)."""
+        if self.mapped_actions is not None:
+            return self.mapped_actions
+        return (self.action,) if self.action else ()
 
 
 # --- identifying a call ----------------------------------------------------------------------------
@@ -302,7 +318,15 @@ def identify(method: str, raw_path: str, headers: Any, body: bytes) -> Call:
         operation = split.path.rsplit("/", 1)[-1]
     elif service:
         operation = rest_operation(service, method, split.path, query)
-    return Call(service=service, region=region, operation=operation, method=method, path=split.path)
+    mapped = fault_proxy_s3.iam_actions(operation, headers) if service == "s3" else None
+    return Call(
+        service=service,
+        region=region,
+        operation=operation,
+        method=method,
+        path=split.path,
+        mapped_actions=mapped,
+    )
 
 
 # --- error responses -------------------------------------------------------------------------------
@@ -601,9 +625,22 @@ class FaultProxy:
     def actions(self, *, answered_only: bool = False) -> set[str]:
         """IAM actions of the calls so far; ``answered_only``: those moto answered (2xx/4xx from it)."""
         return {
-            r["action"]
+            action
             for r in self.operations()
-            if r["action"] and (not answered_only or r["fault"] is None)
+            if not answered_only or r["fault"] is None
+            for action in r["actions"]
+        }
+
+    def unidentified_calls(self) -> set[str]:
+        """Calls so far whose IAM action the proxy does not know (an S3 operation missing from
+        fault_proxy_s3's table, a path no model route matches): a least-privilege proof must fail
+        on them rather than miss a permission."""
+        return {
+            f"{r['service']}:{r['operation']}"
+            if r["operation"]
+            else f"{r['service']} {r['method']} {r['path']}"
+            for r in self.operations()
+            if r["service"] and not r["actions"]
         }
 
     def clear_log(self) -> None:
@@ -620,6 +657,7 @@ class FaultProxy:
             "region": call.region,
             "operation": call.operation,
             "action": call.action,
+            "actions": list(call.actions),
             "method": call.method,
             "path": call.path,
             "status": status,
