@@ -206,6 +206,32 @@ def _lifecycle_rule_equal(current: dict[str, Any], wanted: dict[str, Any]) -> bo
     ) and _whole_bucket(current)
 
 
+def is_blank(current: dict[str, Any]) -> bool:
+    """Whether a bucket (as the module reads it) carries nothing but what the module's CreateBucket
+    and its first write, the retention rule, leave: no tag, no policy, no lifecycle rule but the
+    collection's, versioning never turned on, the default SSE-S3 encryption, and Block Public Access
+    and object ownership as S3 sets them on a new bucket. What a run cut short before the tags leaves
+    (the module writes the retention rule, then the tags, then the rest). Whether it holds objects is
+    the caller's separate read: with versioning never on, an empty listing means no object at all."""
+    return (
+        not current["tags"]
+        and current["policy"] is None
+        and all(rule.get("ID") == RETENTION_RULE_ID for rule in current["lifecycle"])
+        and not current["versioning"]
+        and current["public_access_block"] in (None, public_access_block())
+        and current["object_ownership"] in (None, "BucketOwnerEnforced")
+        and _default_encryption(current["encryption"])
+    )
+
+
+def _default_encryption(rules: list[dict[str, Any]] | None) -> bool:
+    """No default encryption, or the SSE-S3 one every new bucket gets."""
+    if not rules:
+        return True
+    default = rules[0].get("ApplyServerSideEncryptionByDefault") or {}
+    return len(rules) == 1 and default.get("SSEAlgorithm") == "AES256" and not default.get("KMSMasterKeyID")
+
+
 def public_access_block() -> dict[str, bool]:
     return {
         "BlockPublicAcls": True,

@@ -24,6 +24,12 @@ description:
     is in another region, or when the new retention would delete objects the bucket keeps today
     (a bucket without a whole-bucket expiry keeps them forever) and O(allow_retention_decrease) is false.
   - Lifecycle rules of others are kept; only the rule with ID C(gdpr-monitoring-retention) is written.
+  - With O(recover_unfinished), a bucket without the tag that a run of the module left unfinished (cut
+    short after CreateBucket, before the tags) is finished instead of refused - only if it is blank and
+    empty - no tag, no policy, no lifecycle rule but C(gdpr-monitoring-retention), versioning never
+    turned on, the default SSE-S3 encryption, Block Public Access and object ownership as S3 sets them
+    on a new bucket, and no object (listed with this account as the expected bucket owner). Anything
+    more on it and it is refused as someone else's.
   - Why a module of its own - C(amazon.aws.s3_bucket) and C(community.aws.s3_lifecycle) do not support
     check mode, and neither refuses a take-over or a shorter retention.
 author:
@@ -54,6 +60,13 @@ options:
     description: Add a deny of uploads whose request does not ask for aws:kms encryption.
     type: bool
     default: true
+  recover_unfinished:
+    description:
+      - Finish a blank, empty bucket of this name that lacks the collection's tag (what a run cut short
+        right after CreateBucket leaves) instead of refusing it. For a caller that derived O(name)
+        itself (a role's default name), never for a name a user gave.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - gdpr.aws_monitoring.owned_resource
   - amazon.aws.common.modules
@@ -87,6 +100,11 @@ changes:
   type: list
   elements: str
   sample: ["create", "policy", "lifecycle"]
+recovered:
+  description: The bucket existed blank and empty without the tag and was finished (O(recover_unfinished)).
+  returned: always
+  type: bool
+  sample: false
 """
 
 import json
@@ -159,15 +177,33 @@ def read_bucket(s3: Any, name: str) -> dict[str, Any]:
     }
 
 
-def refusal(params: dict[str, Any], region: str, current: dict[str, Any] | None) -> str | None:
-    """Why the module must not write anything (the documented refusals), or None."""
+def unfinished(s3: Any, sts: Any, params: dict[str, Any], current: dict[str, Any] | None) -> bool:
+    """Whether ``current`` is a bucket a run of the collection left unfinished and may finish
+    (O(recover_unfinished)): untagged, blank and empty. The listing names this account as the
+    expected owner, so S3 refuses it (and the module fails) for a bucket of another account."""
+    if current is None or not params["recover_unfinished"] or plan.is_managed(current["tags"]):
+        return False
+    if not plan.is_blank(current):
+        return False
+    account = sts.get_caller_identity(aws_retry=True)["Account"]
+    listing = s3.list_objects_v2(
+        Bucket=params["name"], MaxKeys=1, ExpectedBucketOwner=account, aws_retry=True
+    )
+    return not listing.get("KeyCount")
+
+
+def refusal(
+    params: dict[str, Any], region: str, current: dict[str, Any] | None, recovered: bool = False
+) -> str | None:
+    """Why the module must not write anything (the documented refusals), or None. A ``recovered``
+    bucket is the collection's own (and empty: no retention to shorten)."""
     name = params["name"]
     problem = plan.bucket_name_problem(name)
     if problem:
         return f"{label(params, 'name')}: '{name}' is not a valid S3 bucket name ({problem}). Nothing was changed."
     if current is None:
         return None
-    if not plan.is_managed(current["tags"]) and not params["adopt_existing"]:
+    if not plan.is_managed(current["tags"]) and not params["adopt_existing"] and not recovered:
         return take_over_refusal(
             params,
             "bucket",
@@ -178,7 +214,7 @@ def refusal(params: dict[str, Any], region: str, current: dict[str, Any] | None)
         return f"{label(params, 'name')}: the bucket '{name}' is in {current['region']}, not {region}. Nothing was changed."
     days = params["retention_days"]
     now = plan.current_retention(current["lifecycle"])
-    if days and plan.shortens(now, True, days) and not params["allow_retention_decrease"]:
+    if days and not recovered and plan.shortens(now, True, days) and not params["allow_retention_decrease"]:
         kept = f"{now} days" if now else "forever (no expiry)"
         retention = label(params, "retention_days")
         return (
@@ -286,6 +322,7 @@ def main() -> None:
             allow_retention_decrease=dict(type="bool", default=False),
             service_statements=dict(type="list", elements="dict", default=[]),
             require_kms_upload=dict(type="bool", default=True),
+            recover_unfinished=dict(type="bool", default=False),
         )
     )
     params = module.params
@@ -299,11 +336,17 @@ def main() -> None:
     s3 = module.client("s3", retry_decorator=retry_decorator())
     try:
         current = read_bucket(s3, name) if bucket_exists(s3, name) else None
+        recovered = unfinished(s3, module.client("sts", retry_decorator=retry_decorator()), params, current)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg=f"Could not read the bucket {name} ({label(params, 'name')})")
-    problem = refusal(params, region, current)
+    problem = refusal(params, region, current, recovered)
     if problem:
         module.fail_json(msg=problem)
+    if recovered:
+        module.warn(
+            f"{label(params, 'name')}: the bucket '{name}' had no {plan.MANAGED_BY_KEY} tag but was blank and "
+            "empty, as a run cut short right after creating it leaves it: left unfinished, it is finished now."
+        )
     want = desired(params, region, current)
     diff = differences(current, want, params["retention_days"])
     if diff and not module.check_mode:
@@ -315,6 +358,7 @@ def main() -> None:
     module.exit_json(
         changed=bool(diff),
         changes=list(diff),
+        recovered=recovered,
         bucket={"name": name, "arn": plan.bucket_arn(name, region), "region": region},
         diff={"before": before if current else {}, "after": {k: v for k, v in diff.items() if k != "create"}},
     )
