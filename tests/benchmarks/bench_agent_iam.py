@@ -199,11 +199,18 @@ def call_bound_misses(
 # --- end-to-end runs through the latency proxy ---------------------------------------------------
 
 
+# CPU-seconds the embedded AWS (moto and the proxy) spent in each timed run, by side: printed to
+# show how much of the fleet's extra wall time is the embedded AWS's own work on this machine.
+AWS_CPU: dict[str, list[float]] = {}
+
+
 def timed_play(proxy: Any, playbook: Path, layout: dict[str, tuple[int, int]]) -> float:
     targets = build(proxy.upstream_endpoint, layout)
+    before = lat.embedded_aws_cpu(proxy)
     elapsed, _output = lat.run_playbook(
         proxy, playbook, {"bench_instances": targets, "bench_policies": POLICIES}
     )
+    AWS_CPU.setdefault("fleet" if layout is FLEET else "one", []).append(lat.embedded_aws_cpu(proxy) - before)
     check_converged(layout)
     return elapsed
 
@@ -301,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     print("instance_profile_attachment, 200 instances over 4 regions (fleet) vs 1 instance")
     for name, values in times.items():
         print(f"  {name:<10} s: {lat.seconds(values)}")
+    for name, values in AWS_CPU.items():
+        print(f"  {name:<10} CPU-s of the embedded AWS (moto + proxy) per run: {lat.seconds(values)}")
     for failure in failures:
         print(f"  call bound missed: {failure}")
     figures = [

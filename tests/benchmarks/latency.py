@@ -52,6 +52,29 @@ def embedded_aws(**faults: Any) -> Iterator[fault_proxy.FaultProxy]:
         yield proxy
 
 
+def embedded_aws_cpu(proxy: fault_proxy.FaultProxy) -> float:
+    """CPU-seconds used so far by the embedded AWS behind ``proxy``: the moto server processes
+    listening on its port, plus this process (whose threads are the fault proxy's; the benchmark's
+    own set-up is not timed between two readings around a playbook run). On AWS that work is done
+    elsewhere; here it shares the machine's cores with the run being measured, so a benchmark prints
+    it beside a figure whose calls grow (not gated)."""
+    port = proxy.upstream_endpoint.rsplit(":", 1)[-1]
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = sum(os.times()[:2])
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"moto_server" not in b" ".join(cmdline) or port.encode() not in cmdline:
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 def fresh(proxy: fault_proxy.FaultProxy) -> None:
     """Drop every resource of the embedded AWS behind ``proxy`` (each measured run starts alike)."""
     moto_server.reset(proxy.upstream_endpoint)
