@@ -14,7 +14,7 @@ whole (PutMetricFilter and PutMetricAlarm replace the filter or alarm of that na
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 # Each matching log event counts 1: an alarm on the metric's Sum counts the events of a period.
 METRIC_VALUE = "1"
@@ -149,8 +149,23 @@ def alarm_differences(current: dict[str, Any] | None, wanted: dict[str, Any]) ->
     return [key for key in ALARM_FIELDS if shown[key] != goal[key]]
 
 
-def _said(kind: str, name: str, current: Any, fields: list[str]) -> str:
-    return f"{kind} {name}: " + ("create" if current is None else "update " + ", ".join(fields))
+# Per kind: its name in messages, its key in the diff, its Plan list, how it is compared and shown.
+_KINDS: dict[str, tuple[str, str, Callable[..., list[str]], Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "filter": ("metric filter", "metric_filters", filter_differences, filter_shown),
+    "alarm": ("alarm", "alarms", alarm_differences, alarm_shown),
+}
+
+
+def _add(out: Plan, kind: str, name: str, current: dict[str, Any] | None, wanted: dict[str, Any]) -> None:
+    """Put ``wanted`` in the plan when ``current`` (None: there is none) differs from it."""
+    said, key, differences, shown = _KINDS[kind]
+    fields = differences(current, wanted)
+    if not fields:
+        return
+    (out.filters if kind == "filter" else out.alarms).append(wanted)
+    out.changes.append(f"{said} {name}: " + ("create" if current is None else "update " + ", ".join(fields)))
+    out.before[key][name] = shown(current) if current else {}
+    out.after[key][name] = shown(wanted)
 
 
 def plan(
@@ -166,20 +181,8 @@ def plan(
     out = Plan()
     for metric in params["metrics"]:
         name = full_name(params, metric)
-        want_filter, current_filter = wanted_filter(params, metric), filters.get(name)
-        fields = filter_differences(current_filter, want_filter)
-        if fields:
-            out.filters.append(want_filter)
-            out.changes.append(_said("metric filter", name, current_filter, fields))
-            out.before["metric_filters"][name] = filter_shown(current_filter) if current_filter else {}
-            out.after["metric_filters"][name] = filter_shown(want_filter)
-        want_alarm, current_alarm = wanted_alarm(params, metric), alarms.get(name)
-        fields = alarm_differences(current_alarm, want_alarm)
-        if fields:
-            out.alarms.append(want_alarm)
-            out.changes.append(_said("alarm", name, current_alarm, fields))
-            out.before["alarms"][name] = alarm_shown(current_alarm) if current_alarm else {}
-            out.after["alarms"][name] = alarm_shown(want_alarm)
+        _add(out, "filter", name, filters.get(name), wanted_filter(params, metric))
+        _add(out, "alarm", name, alarms.get(name), wanted_alarm(params, metric))
     return out
 
 
