@@ -51,6 +51,9 @@ ansible-playbook --syntax-check -i localhost, site.yml >>"$out" 2>&1 || { cat "$
 if [ "$end" = high ]; then
   default_tests=""
 else
+  # The -e booleans test runs the value false only here (the one 2.17 judges differently from 2.19;
+  # see VALUES in tests/unit/roles/test_role_booleans.py): half its four role runs.
+  export GDPR_TEST_BOOLEAN_VALUES=${GDPR_TEST_BOOLEAN_VALUES-false}
   default_tests="tests/unit/plugins tests/unit/roles/test_cloudwatch_agent_windows_render.py \
 tests/unit/roles/test_cloudwatch_agent_windows_scripts.py tests/unit/roles/test_role_booleans.py"
 fi

@@ -10,9 +10,10 @@ read from each role's ``meta/argument_specs.yml`` (every entry point, ``type: bo
 * runtime: one playbook with a play per role runs four times under ``--check``: every boolean of
   every role ``true`` then ``false``, once as ``-e name=value`` strings and once as real JSON
   booleans; for each role and value both runs must end the same way, task by task (status and facts
-  set). Controller roles (guardduty, agent_iam, log_groups) run their main entry point on the
-  embedded AWS; the agent roles, which need a managed host for their main entry point, run the
-  entry points the controller runs (Linux ``plan``/``render``; Windows ``validate``/``render``/``plan``);
+  set). The low end of ``make compat`` runs the value false only (see VALUES). Controller roles
+  (guardduty, agent_iam, log_groups) run their main entry point on the embedded AWS; the agent
+  roles, which need a managed host for their main entry point, run the entry points the controller
+  runs (Linux ``plan``/``render``; Windows ``validate``/``render``/``plan``);
 * static: in every task file, vars file and template of the role, every Jinja reference to one of
   its booleans goes through ``| bool`` - this covers the host-side tasks the runtime part cannot
   reach here (package download, MSI install).
@@ -26,7 +27,7 @@ import re
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -314,10 +315,20 @@ def run_all(workdir: Path, args: list[str], env: dict[str, str]) -> dict[str, li
     return outcome(proc.stdout)
 
 
+# The values run here. ``make compat`` sets GDPR_TEST_BOOLEAN_VALUES=false at the low end (2.17):
+# there a bare ``when: x`` given the string "true" or "false" is evaluated right (2.19 refuses any
+# string, which `make unit` shows for both values), so what only 2.17 can get wrong is a string
+# taken for true by Jinja (``a if x else b``, ``not x``) - the "false" run. Templates judge a string
+# "true" the same on both cores, so the "true" run there repeated what `make unit` shows, at about
+# 70 CPU-seconds a run.
+VALUES = [
+    value == "true" for value in os.environ.get("GDPR_TEST_BOOLEAN_VALUES", "true,false").split(",") if value
+]
+
+
 @pytest.fixture(scope="module")
-def runs(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[bool, bool], dict]:
-    """The four runs (true/false x strings/JSON), two at a time, on a fresh embedded AWS with an
-    instance agent_iam's filter selects."""
+def embedded_estate(moto_endpoint: str) -> str:
+    """A fresh embedded AWS with an instance agent_iam's filter selects."""
     moto_server.reset(moto_endpoint)
     # One of moto's stock images: looking one up costs seconds.
     boto3.client("ec2", region_name="eu-west-1").run_instances(
@@ -326,20 +337,35 @@ def runs(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[t
         MaxCount=1,
         TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "booleans-test", "Value": "yes"}]}],
     )
-    env = ansible_env(moto_endpoint)
+    return moto_endpoint
+
+
+@pytest.fixture(scope="module")
+def runs(embedded_estate: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[bool], dict]]:
+    """Per value asked for: the two runs (real booleans, strings) side by side, made when a test of
+    that value first needs them, so a value left out of VALUES costs nothing."""
+    env = ansible_env(embedded_estate)
     base = tmp_path_factory.mktemp("booleans")
-    keys = [(value, as_strings) for value in (True, False) for as_strings in (False, True)]
+    done: dict[tuple[bool, bool], dict] = {}
+
+    def of(value: bool) -> dict[tuple[bool, bool], dict]:
+        if (value, False) not in done:
+            keys = [(value, as_strings) for as_strings in (False, True)]
+            futures = {
+                key: pool.submit(run_all, base / f"{key[0]}-{key[1]}", extra_vars(*key), env) for key in keys
+            }
+            done.update({key: future.result() for key, future in futures.items()})
+        return done
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {
-            key: pool.submit(run_all, base / f"{key[0]}-{key[1]}", extra_vars(*key), env) for key in keys
-        }
-        return {key: future.result() for key, future in futures.items()}
+        yield of
 
 
-@pytest.mark.parametrize("value", [True, False], ids=["true", "false"])
+@pytest.mark.parametrize("value", VALUES, ids=[str(v).lower() for v in VALUES])
 @pytest.mark.parametrize("role", [role_params(r) for r in ROLES])
 def test_booleans_passed_as_extra_var_strings_work_like_booleans(role, value, runs):
-    typed, strings = runs[(value, False)].get(role, []), runs[(value, True)].get(role, [])
+    both = runs(value)
+    typed, strings = both[(value, False)].get(role, []), both[(value, True)].get(role, [])
     assert typed, f"{role}: the play ran no task"
     if role in CONTROLLER_ROLES:
         assert all(status != "failed" for _task, status, _facts in typed), typed
