@@ -365,7 +365,7 @@ def test_module_counts_regions_when_all_is_well():
     assert result.result["region_counts"] == {"done": 1, "refused": 0, "failed": 0}
 
 
-def test_unknown_region_is_rejected_before_any_group_is_read_or_made(aws):
+def test_unknown_region_is_rejected_before_any_group_is_read_or_made(moto_endpoint):
     """Issue 10 item 6: a region typo failed only after the valid regions were written (moto)."""
     result = run_module(
         mod,

@@ -130,7 +130,7 @@ def test_export_read_where_the_endpoint_has_publishing_destinations() -> None:
     stubs.assert_all_used()
 
 
-def test_a_malformed_topic_arn_is_refused_naming_the_variable(aws: str) -> None:
+def test_a_malformed_topic_arn_is_refused_naming_the_variable(moto_endpoint: str) -> None:
     result = run_module(
         mod,
         {

@@ -219,7 +219,7 @@ def test_bad_input_fails_before_any_call_naming_the_variable(
     assert recorder.operations == []
 
 
-def test_unknown_region_fails_naming_where_it_came_from(aws: str) -> None:
+def test_unknown_region_fails_naming_where_it_came_from(moto_endpoint: str) -> None:
     args = _args(["i-1", "i-2"], regions=["eu-wset-1"], variable_names={"regions": "evidence_report_regions"})
     result = run_module(mod, args)
     assert result.failed and "eu-wset-1 in evidence_report_regions" in result.result["msg"]

@@ -567,18 +567,20 @@ def test_no_diff_key_without_diff_mode():
 
 
 # --- moto: what the embedded AWS does ------------------------------------------------------------
+# The moto tests share one embedded AWS (``shared_aws``: one reset for the module, not one per test):
+# each works in regions no other one touches, and the test of every region runs last.
 
 
 def gd_client(region: str = "eu-west-1") -> Any:
     return boto3.client("guardduty", region_name=region)
 
 
-def test_moto_update_replaces_the_feature_list(aws):
+def test_moto_update_replaces_the_feature_list(shared_aws):
     """The premise of echoing features: moto 5.2.5 drops features an UpdateDetector leaves out.
 
     If this starts failing, moto merges like AWS does, and the echo is merely redundant there.
     """
-    client = gd_client()
+    client = gd_client("ap-south-1")
     did = client.create_detector(Enable=True, Features=[{"Name": "S3_DATA_EVENTS", "Status": "ENABLED"}])[
         "DetectorId"
     ]
@@ -586,7 +588,7 @@ def test_moto_update_replaces_the_feature_list(aws):
     assert [f["Name"] for f in client.get_detector(DetectorId=did)["Features"]] == ["RDS_LOGIN_EVENTS"]
 
 
-def test_moto_module_is_idempotent_and_keeps_unlisted_features(aws):
+def test_moto_module_is_idempotent_and_keeps_unlisted_features(shared_aws):
     client = gd_client()
     did = client.create_detector(
         Enable=False, Features=[{"Name": "LAMBDA_NETWORK_LOGS", "Status": "ENABLED"}], Tags={"owner": "alice"}
@@ -612,10 +614,10 @@ def test_moto_module_is_idempotent_and_keeps_unlisted_features(aws):
     assert len(gd_client("eu-west-2").list_detectors()["DetectorIds"]) == 1
 
 
-def test_moto_two_detectors_warn_and_first_sorted_is_managed(aws):
-    client = gd_client()
+def test_moto_two_detectors_warn_and_first_sorted_is_managed(shared_aws):
+    client = gd_client("ca-central-1")
     ids = sorted(client.create_detector(Enable=False)["DetectorId"] for _n in range(2))
-    out = run({"regions": ["eu-west-1"]})
+    out = run({"regions": ["ca-central-1"]})
     assert out.result["detectors"][0]["detector_id"] == ids[0]
     assert out.result["detectors"][0]["other_detector_ids"] == ids[1:]
     assert any("2 detectors" in w for w in out.warnings)
@@ -624,30 +626,31 @@ def test_moto_two_detectors_warn_and_first_sorted_is_managed(aws):
     assert sorted(client.list_detectors()["DetectorIds"]) == ids  # never a third one
 
 
-def test_moto_check_mode_changes_nothing(aws):
-    client = gd_client()
+def test_moto_check_mode_changes_nothing(shared_aws):
+    client = gd_client("eu-north-1")
     did = client.create_detector(Enable=False)["DetectorId"]
-    out = run({"regions": ["eu-west-1", "eu-west-2"], "features": GDPR_FEATURES}, check_mode=True)
+    out = run({"regions": ["eu-north-1", "eu-west-3"], "features": GDPR_FEATURES}, check_mode=True)
     assert out.result["changed"] is True
     assert client.get_detector(DetectorId=did)["Status"] == "DISABLED"
-    assert gd_client("eu-west-2").list_detectors()["DetectorIds"] == []
+    assert gd_client("eu-west-3").list_detectors()["DetectorIds"] == []
 
 
-def test_moto_default_regions_are_every_enabled_region(aws):
+def test_moto_disabled_and_absent(shared_aws):
+    client = gd_client("sa-east-1")
+    did = client.create_detector(Enable=True)["DetectorId"]
+    out = run({"regions": ["sa-east-1", "us-west-1"], "state": "disabled"})
+    assert client.get_detector(DetectorId=did)["Status"] == "DISABLED"
+    assert gd_client("us-west-1").list_detectors()["DetectorIds"] == []  # nothing created to suspend
+    assert [d["changed"] for d in out.result["detectors"]] == [True, False]
+    out = run({"regions": ["sa-east-1"], "state": "absent"})
+    assert out.result["changed"] is True
+    assert client.list_detectors()["DetectorIds"] == []
+
+
+def test_moto_default_regions_are_every_enabled_region(shared_aws):
+    """Last: it writes a detector in every region."""
     out = run({"finding_publishing_frequency": "ONE_HOUR"})
     regions = [d["region"] for d in out.result["detectors"]]
     described = boto3.client("ec2", region_name="eu-west-1").describe_regions()["Regions"]
     assert regions == sorted(r["RegionName"] for r in described)
     assert len(regions) > 1
-
-
-def test_moto_disabled_and_absent(aws):
-    client = gd_client()
-    did = client.create_detector(Enable=True)["DetectorId"]
-    out = run({"regions": ["eu-west-1", "eu-west-2"], "state": "disabled"})
-    assert client.get_detector(DetectorId=did)["Status"] == "DISABLED"
-    assert gd_client("eu-west-2").list_detectors()["DetectorIds"] == []  # nothing created to suspend
-    assert [d["changed"] for d in out.result["detectors"]] == [True, False]
-    out = run({"regions": ["eu-west-1"], "state": "absent"})
-    assert out.result["changed"] is True
-    assert client.list_detectors()["DetectorIds"] == []

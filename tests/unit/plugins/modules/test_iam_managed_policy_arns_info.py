@@ -22,7 +22,7 @@ AGENT_POLICY = "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
 TYPO = "arn:aws:iam::123456789012:policy/NoSuchPolicy"
 
 
-def test_existing_and_missing_arns_are_told_apart_in_order_once_each(aws):
+def test_existing_and_missing_arns_are_told_apart_in_order_once_each(moto_endpoint):
     iam = boto3.client("iam", region_name="us-east-1")
     own = iam.create_policy(
         PolicyName="AppPolicy",

@@ -225,7 +225,7 @@ def test_module_failing_after_a_write_reports_changed_naming_the_region():
     stub.assert_no_pending_responses()
 
 
-def test_unknown_region_is_rejected_before_any_call(aws):
+def test_unknown_region_is_rejected_before_any_call(moto_endpoint):
     """Issue 10 item 6: checked against the embedded AWS's DescribeRegions, before any policy call."""
     result = run_module(
         mod,
