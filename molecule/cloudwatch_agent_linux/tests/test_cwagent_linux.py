@@ -3,7 +3,9 @@
 Each host's expectations come from its host variables in molecule.yml (``cwagent_test_web``: web
 server -> port), so the same tests hold for the apache-only, nginx-only and dual host. The hosts
 are reached with testinfra's podman backend: one ``podman exec`` per check instead of one Ansible
-run, which keeps this step within seconds.
+run, which keeps this step within seconds. Every host's probes (web requests, an auth event) are
+sent at once before the first test waits for one, so the scenario pays the agents' delivery delay
+(multi-line wait plus batching) once, not once per probe.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+import testinfra
 import tomllib
 import yaml
 from testinfra.host import Host
@@ -64,6 +67,26 @@ def logs() -> Any:
     return boto3.client("logs", region_name="eu-west-1")
 
 
+@pytest.fixture(scope="module")
+def probes() -> dict[str, dict[str, str]]:
+    """Per host, the probe sent through each channel (web server, ``auth``, ``vhost``), all sent now."""
+    sent: dict[str, dict[str, str]] = {}
+    for name, host_vars in HOST_VARS.items():
+        host, web = testinfra.get_host(f"podman://{name}"), dict(host_vars["cwagent_test_web"])
+        mine = sent[name] = {}
+        for server, port in web.items():
+            mine[server] = f"gdpr-probe-{server}-{uuid.uuid4().hex[:8]}"
+            host.check_output(f"curl -s -o /dev/null http://127.0.0.1:{port}/{mine[server]}")
+        mine["auth"] = f"gdpr-auth-probe-{uuid.uuid4().hex[:8]}"
+        host.check_output(f"logger -p authpriv.notice {mine['auth']}")
+        if len(web) == 2:  # only the dual host has the shop.test vhost
+            mine["vhost"] = f"gdpr-vhost-probe-{uuid.uuid4().hex[:8]}"
+            host.check_output(
+                f"curl -s -o /dev/null -H 'Host: shop.test' http://127.0.0.1:{web['apache']}/{mine['vhost']}"
+            )
+    return sent
+
+
 def expected_files(web: dict[str, int], journald_only: bool = False) -> dict[str, str]:
     files = dict(SYSTEM_PATHS)
     if journald_only:  # nothing writes auth.log or syslog there
@@ -73,6 +96,16 @@ def expected_files(web: dict[str, int], journald_only: bool = False) -> dict[str
     if len(web) == 2:
         files["/var/log/apache2/shop_access.log"] = "apache/access"
     return files
+
+
+def test_host_image_is_debian_12_booting_systemd(host: Host, web: dict[str, int]) -> None:
+    """The test image (tests/image/build.sh) as every Linux host scenario and the demo need it."""
+    assert host.check_output("ps -o comm= -p 1") == "systemd"
+    assert host.system_info.distribution == "debian"
+    assert host.system_info.release.split(".")[0] == "12"
+    assert host.check_output("systemctl is-active multi-user.target") == "active"
+    if len(web) == 2:  # prepare.yml removes from the other hosts the web servers they do not run
+        assert host.package("apache2").is_installed and host.package("nginx").is_installed
 
 
 def test_package_installed(host: Host) -> None:
@@ -184,11 +217,12 @@ def _wait_for(logs: Any, group: str, needle: str, timeout: float = 30.0) -> list
         time.sleep(1)
 
 
-def test_web_requests_arrive_in_their_log_group(host: Host, web: dict[str, int], logs: Any) -> None:
+def test_web_requests_arrive_in_their_log_group(
+    host: Host, web: dict[str, int], logs: Any, probes: dict[str, dict[str, str]]
+) -> None:
     hostname = host.check_output("hostname")
-    for server, port in web.items():
-        probe = f"gdpr-probe-{server}-{uuid.uuid4().hex[:8]}"
-        host.check_output(f"curl -s -o /dev/null http://127.0.0.1:{port}/{probe}")
+    for server in web:
+        probe = probes[host.backend.name][server]
         events = _wait_for(logs, f"{PREFIX}/{server}/access", probe)
         assert events, f"{probe} did not arrive in {PREFIX}/{server}/access"
         assert {e["logStreamName"] for e in events} == {hostname}
@@ -197,19 +231,19 @@ def test_web_requests_arrive_in_their_log_group(host: Host, web: dict[str, int],
             assert not _wait_for(logs, f"{PREFIX}/{other}/access", probe, timeout=0)
 
 
-def test_auth_events_arrive_with_retention(host: Host, logs: Any) -> None:
-    probe = f"gdpr-auth-probe-{uuid.uuid4().hex[:8]}"
-    host.check_output(f"logger -p authpriv.notice {probe}")
+def test_auth_events_arrive_with_retention(host: Host, logs: Any, probes: dict[str, dict[str, str]]) -> None:
+    probe = probes[host.backend.name]["auth"]
     assert _wait_for(logs, f"{PREFIX}/system/auth", probe), f"{probe} did not arrive in {PREFIX}/system/auth"
     group = logs.describe_log_groups(logGroupNamePrefix=f"{PREFIX}/system/auth")["logGroups"][0]
     assert group["retentionInDays"] == 365
 
 
-def test_vhost_log_goes_to_apache_access(host: Host, web: dict[str, int], logs: Any) -> None:
+def test_vhost_log_goes_to_apache_access(
+    host: Host, web: dict[str, int], logs: Any, probes: dict[str, dict[str, str]]
+) -> None:
     if len(web) < 2:
         pytest.skip("only the dual host has the shop.test vhost")
-    probe = f"gdpr-vhost-probe-{uuid.uuid4().hex[:8]}"
-    host.check_output(f"curl -s -o /dev/null -H 'Host: shop.test' http://127.0.0.1:{web['apache']}/{probe}")
+    probe = probes[host.backend.name]["vhost"]
     assert probe in host.file("/var/log/apache2/shop_access.log").content_string
     assert probe not in host.file("/var/log/apache2/access.log").content_string
     assert _wait_for(logs, f"{PREFIX}/apache/access", probe)

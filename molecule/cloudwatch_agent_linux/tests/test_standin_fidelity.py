@@ -7,12 +7,14 @@ lines the web servers write, its ``multi_line_start_pattern``s keep an error wit
 continuation lines, and rotation or an unreachable endpoint loses and repeats nothing.
 
 Each test acts on all hosts first and then waits for all of them, so the scenario pays each
-agent's delivery delay (about 5 s multi-line wait plus 5 s batching) once, not once per host.
+agent's delivery delay (about 5 s multi-line wait plus the batching period: force_flush_interval,
+1 s in the user's fragment from prepare.yml) once, not once per host.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import shlex
 import time
@@ -35,6 +37,7 @@ ACCESS_LOG = {"apache": "/var/log/apache2/access.log", "nginx": "/var/log/nginx/
 LOGROTATE_CONF = {"apache": "/etc/logrotate.d/apache2", "nginx": "/etc/logrotate.d/nginx"}
 # The user's own fragment from prepare.yml: /var/log/dpkg.log -> /custom/dpkg, no line format.
 USER_FILE, USER_GROUP = "/var/log/dpkg.log", "/custom/dpkg"
+USER_FRAGMENT = f"{HOME}/etc/amazon-cloudwatch-agent.d/file_user_dpkg.json"
 SCENARIO = yaml.safe_load((Path(__file__).parents[1] / "molecule.yml").read_text())
 HOST_VARS = SCENARIO["provisioner"]["inventory"]["host_vars"]
 CONTROLLER = testinfra.get_host("local://")  # the verifier's machine: the containers' network
@@ -49,6 +52,19 @@ def hosts() -> dict[str, Host]:
 @pytest.fixture(scope="module")
 def logs() -> Any:
     return boto3.client("logs", region_name="eu-west-1")
+
+
+@pytest.fixture(scope="module")
+def settle(hosts: dict[str, Host]) -> float:
+    """One batching period and a second: a duplicate of what arrived would have been sent by then.
+
+    The period is the agents' force_flush_interval, set in the user's fragment (the agent's default
+    is 5 s); the role's fragment sets none."""
+    periods = [
+        json.loads(host.file(USER_FRAGMENT).content_string)["logs"].get("force_flush_interval", 5)
+        for host in hosts.values()
+    ]
+    return float(max(periods)) + 1
 
 
 def web_of(name: str) -> dict[str, int]:
@@ -79,10 +95,13 @@ def wait_until(check: Callable[[], bool], timeout: float = WAIT) -> bool:
     return True
 
 
-def arrival_counts(logs: Any, wanted: dict[str, list[str]], timeout: float = WAIT) -> dict[str, int]:
-    """How often each probe arrived in its group ({group: probes}), once all arrived or time is up."""
+def arrival_counts(
+    logs: Any, wanted: dict[str, list[str]], settle: float, timeout: float = WAIT
+) -> dict[str, int]:
+    """How often each probe arrived in its group ({group: probes}), once all arrived or time is up,
+    and ``settle`` seconds more (the ``settle`` fixture: one batching period and a second)."""
     wait_until(lambda: all(events(logs, g, p) for g, probes in wanted.items() for p in probes), timeout)
-    time.sleep(6)  # one more batching period: a duplicate would have been sent by now
+    time.sleep(settle)
     return {p: len(events(logs, g, p)) for g, probes in wanted.items() for p in probes}
 
 
@@ -139,7 +158,7 @@ def test_apache_error_with_continuation_lines_is_one_event(hosts: dict[str, Host
 
 
 def test_logrotate_create_right_after_writing_loses_and_repeats_nothing(
-    hosts: dict[str, Host], logs: Any
+    hosts: dict[str, Host], logs: Any, settle: float
 ) -> None:
     """Debian's own logrotate configs (create mode, reload) run straight after requests."""
     probes: dict[str, list[str]] = {}
@@ -156,7 +175,7 @@ def test_logrotate_create_right_after_writing_loses_and_repeats_nothing(
             host.check_output(f"curl -s -o /dev/null http://127.0.0.1:{port}/{after}")
             probes.setdefault(server, []).extend([*before, after])
     wanted = {f"{PREFIX}/{server}/access": sent for server, sent in probes.items()}
-    assert arrival_counts(logs, wanted) == once(wanted)
+    assert arrival_counts(logs, wanted, settle) == once(wanted)
 
 
 def _reopened(host: Host, server: str, port: int) -> bool:
@@ -165,7 +184,9 @@ def _reopened(host: Host, server: str, port: int) -> bool:
     return host.run(f"grep -qF {marker} {ACCESS_LOG[server]}").rc == 0
 
 
-def test_logrotate_copytruncate_loses_and_repeats_nothing(hosts: dict[str, Host], logs: Any) -> None:
+def test_logrotate_copytruncate_loses_and_repeats_nothing(
+    hosts: dict[str, Host], logs: Any, settle: float
+) -> None:
     """copytruncate: lines already read are not sent again, lines written after it all arrive.
 
     Lines written between the copy and the truncation are lost by any reader (logrotate's own
@@ -184,7 +205,7 @@ def test_logrotate_copytruncate_loses_and_repeats_nothing(hosts: dict[str, Host]
         host.check_output(f"logrotate -f -s /run/gdpr-fidelity-logrotate.status {conf}")
         append(host, USER_FILE, *after[name])
     wanted = {USER_GROUP: [p for name in hosts for p in before[name] + after[name]]}
-    assert arrival_counts(logs, wanted) == once(wanted)
+    assert arrival_counts(logs, wanted, settle) == once(wanted)
 
 
 class Outage:
@@ -233,7 +254,7 @@ def _failures(host: Host) -> int:
 
 
 def test_lines_written_during_an_outage_arrive_after_it(
-    hosts: dict[str, Host], logs: Any, outage: Outage
+    hosts: dict[str, Host], logs: Any, outage: Outage, settle: float
 ) -> None:
     """Requests logged while the endpoint refuses connections arrive, once, after it is back."""
     failures = {name: _failures(host) for name, host in hosts.items()}
@@ -254,14 +275,14 @@ def test_lines_written_during_an_outage_arrive_after_it(
     outage.end()
     wanted = {f"{PREFIX}/{server}/access": sent for server, sent in probes.items()}
     # the agent's longest wait between retries is a minute
-    assert arrival_counts(logs, wanted, timeout=90) == once(wanted)
+    assert arrival_counts(logs, wanted, settle, timeout=90) == once(wanted)
 
 
-def test_a_deleted_log_group_is_created_again(hosts: dict[str, Host], logs: Any) -> None:
+def test_a_deleted_log_group_is_created_again(hosts: dict[str, Host], logs: Any, settle: float) -> None:
     """The group disappears (deleted by hand); the agents' next lines recreate it and arrive."""
     logs.delete_log_group(logGroupName=USER_GROUP)
     probes = {name: f"fidelity-recreated-{name}-{uuid.uuid4().hex[:8]}" for name in hosts}
     for name, host in hosts.items():
         append(host, USER_FILE, probes[name])
     wanted = {USER_GROUP: list(probes.values())}
-    assert arrival_counts(logs, wanted) == once(wanted)
+    assert arrival_counts(logs, wanted, settle) == once(wanted)
