@@ -133,11 +133,12 @@ bench: bootstrap image ## the figures the issues name (ratios)
 # `make test` runs the stages in four lanes at once (.ci/lanes prefixes each line with its stage):
 # CI has 2 cores, and most stages keep one busy at most, while the container stages spend much of
 # their time waiting on hosts and on the stand-in agent's flushes. The two container stages run in
-# lanes of their own: their containers have distinct names (cwagent-linux-*, host-image, demo-web-*),
+# lanes of their own: their containers have distinct names (cwagent-linux-*, demo-web-*),
 # distinct loopback ports (18080-18089, 18280-18289) and each its own embedded AWS, so they share
 # the host network without meeting. Sanity goes first in its lane: a unit test reads the pip wheel
-# it caches. The lanes are balanced by the stages' measured times (the last CI run prints them).
-TEST_LANES ?= "sanity lint compat" "unit molecule-controller" "molecule-hosts" "integration-hosts integration-controller"
+# it caches. The lanes are balanced by the stages' measured times (the last CI run prints them):
+# molecule-controller follows molecule-hosts, which has the most room left.
+TEST_LANES ?= "sanity lint compat" "unit" "molecule-hosts molecule-controller" "integration-hosts integration-controller"
 
 .PHONY: test
 test: bootstrap image ## everything CI checks (lint sanity unit compat molecule integration)
