@@ -197,10 +197,11 @@ def bare_uses(expression: str, name: str) -> list[str]:
 
 @pytest.mark.parametrize("role", [role_params(r) for r in ROLES])
 def test_every_jinja_use_of_a_boolean_goes_through_bool(role):
+    names = booleans(role)  # read once: parsing the argument specs per expression cost seconds
     found = [
         f"{where}: {name} in {expr!r}"
         for where, expr in role_expressions(role)
-        for name in booleans(role)
+        for name in names
         for expr in bare_uses(expr, name)
     ]
     assert found == [], "booleans used without | bool:\n" + "\n".join(found)
