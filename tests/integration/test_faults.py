@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 import fault_proxy
 import pytest
+from dead_endpoint import refused_once_dead
 from playbook_run import Run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,19 +182,19 @@ def test_endpoint_dies_mid_run_then_a_rerun_converges_without_duplicates(estate:
 
     The deaths share their reruns (a run is most of this file's time): the run cut at the key is
     the rerun after the cut at the detector. It can reach CreateKey only once its GuardDuty play
-    is done, and every region must then have its one detector, the lost one included."""
+    is done, and every region must then have its one detector, the lost one included. After each
+    death the rest of the run is refused (dead_endpoint.py) instead of retrying a dead port."""
     proxy = estate["proxy"]
     for death in DEATHS:
-        if proxy.dead:
-            proxy.revive(die_at=death)
-        else:
-            proxy.configure(die_at=death)
-        broken = _play(estate)
-        assert proxy.dead, f"the run never reached {death['action']} #{death['occurrence']}: {broken}"
+        proxy.configure(die_at=death)
+        with refused_once_dead(proxy, REGIONS):
+            broken = _play(estate)
+        died = [r for r in proxy.operations() if r["fault"] == "die" and r["action"] == death["action"]]
+        assert died, f"the run never reached {death['action']} #{death['occurrence']}: {broken}"
         assert broken.rc != 0, str(broken)
     for region in REGIONS:  # the rerun's GuardDuty play, done before the endpoint died at the key
         assert _detectors(proxy, region) == ["ENABLED"], region
-    proxy.revive(die_at=None)
+    proxy.configure()  # no faults
     rerun = _play(estate)
     assert rerun.rc == 0, str(rerun)
     for region in REGIONS:
