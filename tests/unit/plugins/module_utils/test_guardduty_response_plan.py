@@ -385,4 +385,4 @@ def test_log_group_prefix_problems_name_each_bad_entry():
     assert gr.log_group_prefix_problems("/gdpr,/app") == []  # -e v=/gdpr,/app
     assert gr.log_group_prefix_problems({"a": 1}, "v") == ["v: must be a list of log group name prefixes"]
     problems = gr.log_group_prefix_problems(["/ok", "", "bad name", 3], "v")
-    assert [p.split(":")[0] for p in problems] == ["v[1]", "v[2]", "v[3]"]
+    assert [p.split(":", maxsplit=1)[0] for p in problems] == ["v[1]", "v[2]", "v[3]"]

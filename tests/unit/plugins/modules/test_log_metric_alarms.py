@@ -167,7 +167,7 @@ def test_a_group_still_to_be_made_is_planned_in_check_mode_and_named_otherwise(
     group, prefix = "/test/lma/missing", "lma-missing-"
     stubs = stubbed(monkeypatch)
     names = [f"{prefix}{m['name']}" for m in METRICS]
-    for _ in range(2):
+    for _attempt in range(2):
         stubs["logs"].add_client_error(
             "describe_metric_filters",
             "ResourceNotFoundException",
