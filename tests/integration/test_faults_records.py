@@ -21,14 +21,13 @@ import os
 import subprocess
 import sys
 import sysconfig
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import boto3
 import fault_proxy
 import pytest
+from dead_endpoint import refused_once_dead
 from playbook_run import Run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,17 +254,6 @@ def _assert_converged_once(estate: dict[str, Any]) -> None:
         assert _recorders(proxy, region) == [("gdpr-monitoring", True)], region
 
 
-def _refuse_everything_once_dead(proxy: fault_proxy.FaultProxy, timeout: float = 900) -> None:
-    """Once the proxy died (the call's answer lost), listen again but refuse every call: the run
-    fails at once instead of retrying a dead port for the retry policy's whole time budget (120 s
-    per call), which is what a dropped endpoint costs a real run and this test cannot afford."""
-    deadline = time.monotonic() + timeout
-    while not proxy.dead and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if proxy.dead:
-        proxy.revive(die_at=None, deny={region: "" for region in REGIONS})
-
-
 def test_throttled_run_cut_short_then_a_rerun_converges_without_duplicates(estate: dict[str, Any]) -> None:
     """30% of the calls of every service (SNS 60%) throttled throughout. The first run loses the endpoint
     right after S3 created the CloudTrail bucket (the answer lost: a bucket without tag, retention or
@@ -280,10 +268,9 @@ def test_throttled_run_cut_short_then_a_rerun_converges_without_duplicates(estat
     proxy.configure(
         throttle=THROTTLE, seed=30, die_at={"action": "s3:CreateBucket", "occurrence": 1, "forward": True}
     )
-    watcher = threading.Thread(target=_refuse_everything_once_dead, args=(proxy,), daemon=True)
-    watcher.start()
-    broken = _play(estate)
-    watcher.join(timeout=1)
+    # Once the proxy died, the rest of the run is refused at once (dead_endpoint.py).
+    with refused_once_dead(proxy, REGIONS):
+        broken = _play(estate)
     assert proxy.dead or proxy.config.deny, "the run never reached the call the proxy was to die at"
     assert broken.rc != 0, str(broken)
     proxy.configure(throttle=THROTTLE, seed=31)
