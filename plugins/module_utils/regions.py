@@ -52,6 +52,11 @@ ENABLED_STATUSES: tuple[str, ...] = ("opt-in-not-required", "opted-in")
 # run time. 64 is above the 38 regions AWS has and bounds the threads should that number grow.
 MAX_CONCURRENCY = 64
 DEFAULT_WORKERS = MAX_CONCURRENCY
+# The most calls one client has in flight at once (instance_profile_attachment's writes in a region).
+# botocore keeps 10 connections per client by default and drops the rest after each call ("Connection
+# pool is full, discarding connection"): each call over 10 then opens a new TLS connection, two more
+# round trips to a far region. The pool holds what the collection sends at once.
+CALLS_IN_FLIGHT_PER_CLIENT = 25
 
 
 def retry_decorator() -> Callable:
@@ -180,7 +185,9 @@ class RegionalClients:
         # botocore's own retries off: RetryPolicy (backoff.py) is the one policy, so attempts and
         # time spent are bounded where it says (botocore's 3 or 5 attempts would multiply them).
         config = botocore.config.Config(
-            user_agent_extra="gdpr.aws_monitoring", retries={"total_max_attempts": 1, "mode": "standard"}
+            user_agent_extra="gdpr.aws_monitoring",
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            max_pool_connections=CALLS_IN_FLIGHT_PER_CLIENT,
         )
         for key in ("config", "aws_config"):
             extra = params.pop(key, None)

@@ -87,3 +87,17 @@ def test_known_regions_are_botocore_s_for_the_partition(monkeypatch):
     assert {"eu-west-1", "us-east-1"} <= set(commercial)
     assert not any(r.startswith("cn-") for r in commercial)
     assert all(r.startswith("cn-") for r in clients.known_regions("guardduty", "cn-north-1"))
+
+
+def test_a_client_keeps_a_connection_for_every_call_the_collection_sends_at_once(monkeypatch):
+    """botocore keeps 10 connections per client and drops the rest after each call; the 25
+    associations a region sends at once would then open new (TLS) connections, two more round trips
+    each on AWS. The pool holds them all."""
+    from ansible_collections.gdpr.aws_monitoring.plugins.modules import instance_profile_attachment
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTTESTTESTTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    client = regions.RegionalClients(fake_module())("ec2", "eu-west-1")
+    pool = client.client.meta.config.max_pool_connections
+    assert pool == regions.CALLS_IN_FLIGHT_PER_CLIENT
+    assert pool >= instance_profile_attachment.MUTATION_WORKERS

@@ -565,3 +565,116 @@ def test_policy_attachments_run_alongside_the_associations():
     assert errors == []
     assert seen_started == [True, True]
     assert ec2.associated == ["i-0000"]
+
+
+# --- concurrency of the reads (fakes: each read answers only once its partner is in flight too) ---
+
+
+class BarrierReads:
+    """An EC2 (and IAM) client whose reads named in ``waiting`` answer only once all of them are
+    in flight together: reads made one after another fail with BrokenBarrierError after 3 s."""
+
+    def __init__(self, waiting: set[str], instances=("i-0001",), associations=(), profiles=None):
+        self.barrier = threading.Barrier(len(waiting), timeout=3)
+        self.waiting = waiting
+        self.instances = list(instances)
+        self.associations = list(associations)
+        self.profiles = profiles or {}
+        self.reads: list[str] = []
+
+    def _read(self, name, result):
+        self.reads.append(name)
+        if name in self.waiting:
+            self.barrier.wait()
+        return result
+
+    def get_paginator(self, operation):
+        client = self
+
+        class Pages:
+            def __init__(self, **params):
+                self.params = params
+
+            def build_full_result(self):
+                if operation == "describe_instances":
+                    reservation = {
+                        "Instances": [
+                            {"InstanceId": i, "State": {"Name": "running"}} for i in client.instances
+                        ]
+                    }
+                    return client._read(operation, {"Reservations": [reservation]})
+                if operation == "describe_iam_instance_profile_associations":
+                    return client._read(operation, {"IamInstanceProfileAssociations": client.associations})
+                if operation == "list_attached_role_policies":
+                    return client._read(f"{operation}:{self.params['RoleName']}", {"AttachedPolicies": []})
+                raise AssertionError(operation)
+
+        class Paginator:
+            def paginate(self, **params):
+                return Pages(**params)
+
+        return Paginator()
+
+    def get_instance_profile(self, InstanceProfileName, aws_retry=False):
+        found = self.profiles.get(InstanceProfileName)
+        result = {
+            "InstanceProfile": {
+                "InstanceProfileName": InstanceProfileName,
+                "Arn": found["arn"],
+                "Roles": [{"RoleName": r} for r in found["roles"]],
+            }
+        }
+        return self._read(f"get_instance_profile:{InstanceProfileName}", result)
+
+
+def test_a_region_reads_its_instances_and_associations_side_by_side():
+    """One round trip per region for the reads, not two: DescribeInstances and
+    DescribeIamInstanceProfileAssociations are in flight together (the fake answers neither alone)."""
+    ec2 = BarrierReads({"describe_instances", "describe_iam_instance_profile_associations"})
+    view = mod.read_region(ec2, ["i-0001"], None, timeout=5)
+    assert view.instances == {"i-0001": "running"}
+    assert view.associations == {}
+    assert sorted(ec2.reads) == ["describe_iam_instance_profile_associations", "describe_instances"]
+
+
+def test_the_profile_to_give_is_read_alongside_the_regions():
+    """GetInstanceProfile of the target adds no round trip: it is in flight with the regions' reads."""
+    profiles = {"CloudWatchAgentServerRole": {"arn": AGENT, "roles": ["CloudWatchAgentServerRole"]}}
+    both = BarrierReads(
+        {"describe_instances", "get_instance_profile:CloudWatchAgentServerRole"}, profiles=profiles
+    )
+    request = mod.Request(instance_profile="CloudWatchAgentServerRole", explicit={"eu-west-1": ["i-0001"]})
+    outcome = mod.Attachment(request, {"eu-west-1": both}, both, check_mode=True).run()
+    assert outcome.errors == []
+    assert [p.operation for p in outcome.plans] == ["associate"]
+
+
+def test_existing_profiles_and_their_roles_are_each_read_once_side_by_side():
+    """Extending three applications' profiles costs two round trips (the profiles, then their roles),
+    not six: the fake answers a profile (or a role's policies) only when all three are in flight."""
+    names = ["AppA", "AppB", "AppC"]
+    arns = {n: f"arn:aws:iam::123456789012:instance-profile/{n}" for n in names}
+    profiles = {n: {"arn": arns[n], "roles": [f"{n}Role"]} for n in names}
+    instances = [f"i-{n:04d}" for n in range(6)]
+    associations = [association(i, arns[names[n % 3]], aid=f"iip-assoc-{n}") for n, i in enumerate(instances)]
+    ec2 = BarrierReads(set(), instances=instances, associations=associations)
+    # One cyclic barrier of 3: first the three profiles, then the three roles' policies.
+    reads = {f"get_instance_profile:{n}" for n in names} | {
+        f"list_attached_role_policies:{n}Role" for n in names
+    }
+    iam = BarrierReads(reads, profiles=profiles)
+    iam.barrier = threading.Barrier(3, timeout=3)
+    request = mod.Request(
+        instance_profile="CloudWatchAgentServerRole",
+        explicit={"eu-west-1": instances},
+        policies=[AGENT_POLICY],
+    )
+    run = mod.Attachment(request, {"eu-west-1": ec2}, iam, check_mode=True)
+    views = run.read()
+    plans, missing_by_role, attached = run.plan(views, TARGET)
+    assert sorted(iam.reads) == sorted(f"get_instance_profile:{n}" for n in names) + sorted(
+        f"list_attached_role_policies:{n}Role" for n in names
+    )
+    assert missing_by_role == {f"{n}Role": [AGENT_POLICY] for n in names}
+    assert attached == {f"{n}Role": [] for n in names}
+    assert {p.operation for p in plans} == {"extend"}
