@@ -59,6 +59,15 @@ DEFAULT_WORKERS = MAX_CONCURRENCY
 CALLS_IN_FLIGHT_PER_CLIENT = 25
 
 
+def region_options() -> dict[str, dict[str, Any]]:
+    """The argument spec of the options every multi-region module takes, as the doc fragment
+    gdpr.aws_monitoring.regions documents them (fresh dicts: AnsibleModule may fill in defaults)."""
+    return {
+        "max_concurrency": {"type": "int", "default": 0},
+        "variable_names": {"type": "dict", "default": {}},
+    }
+
+
 def retry_decorator() -> Callable:
     """The collection's retry policy (module_utils/backoff.py) as a decorator for client calls."""
     return retry_policy()

@@ -199,6 +199,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     checked_clients,
     error_code,
     region_counts,
+    region_options,
     run_in_regions,
 )
 
@@ -569,8 +570,7 @@ def main() -> None:
         log_groups=dict(type="list", elements="dict", required=True, options=group_spec),
         allow_retention_decrease=dict(type="bool", default=False),
         replace_kms_key=dict(type="bool", default=False),
-        max_concurrency=dict(type="int", default=0),
-        variable_names=dict(type="dict", default={}),
+        **region_options(),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     LogGroupsRun(module).run()

@@ -165,6 +165,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     RegionOutcome,
     account_region,
     finish,
+    region_options,
     region_statuses,
     retry_decorator,
     run_in_regions,
@@ -188,8 +189,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "sns_topic_arn": {"type": "str", "default": ""},
     "delivery_frequency": {"type": "str", "default": "TwentyFour_Hours", "choices": list(FREQUENCIES)},
     "manage_existing": {"type": "bool", "default": False},
-    "max_concurrency": {"type": "int", "default": 0},
-    "variable_names": {"type": "dict", "default": {}},
+    **region_options(),
 }
 
 

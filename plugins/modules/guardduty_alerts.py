@@ -260,6 +260,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     RegionOutcome,
     account_region,
     finish,
+    region_options,
     region_statuses,
     retry_decorator,
     run_in_regions,
@@ -304,8 +305,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "tags": {"type": "dict", "default": {}},
     "adopt_existing": {"type": "bool", "default": False},
     "ownership_check_only": {"type": "bool", "default": False},
-    "max_concurrency": {"type": "int", "default": 0},
-    "variable_names": {"type": "dict", "default": {}},
+    **region_options(),
 }
 RULE_SUFFIXES = ("findings", "tamper", "tamper-disable", "tamper-logs")
 

@@ -255,6 +255,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     RegionOutcome,
     account_region,
     finish,
+    region_options,
     region_statuses,
     retry_decorator,
     run_in_regions,
@@ -292,8 +293,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     },
     "tags": {"type": "dict"},
     "purge_tags": {"type": "bool", "default": False},
-    "max_concurrency": {"type": "int", "default": 0},
-    "variable_names": {"type": "dict", "default": {}},
+    **region_options(),
 }
 
 

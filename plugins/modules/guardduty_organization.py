@@ -141,6 +141,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     account_region,
     error_code,
     finish,
+    region_options,
     region_statuses,
     retry_decorator,
     run_in_regions,
@@ -157,8 +158,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "admin_account_id": {"type": "str", "required": True},
     "auto_enable": {"type": "str", "choices": list(org.AUTO_ENABLE), "default": "ALL"},
     "features": {"type": "list", "elements": "dict", "default": []},
-    "max_concurrency": {"type": "int", "default": 0},
-    "variable_names": {"type": "dict", "default": {}},
+    **region_options(),
 }
 
 

@@ -100,6 +100,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     RegionOutcome,
     account_region,
     finish,
+    region_options,
     region_statuses,
     retry_decorator,
     run_in_regions,
@@ -117,8 +118,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     # A key's ARN names the key; it is not a secret (validate-modules guesses from the name).
     "kms_key_arn": {"type": "str", "required": True, "no_log": False},
     "replace_existing": {"type": "bool", "default": False},
-    "max_concurrency": {"type": "int", "default": 0},
-    "variable_names": {"type": "dict", "default": {}},
+    **region_options(),
 }
 
 

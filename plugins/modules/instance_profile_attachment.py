@@ -239,6 +239,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     account_region,
     check_regions,
     error_code,
+    region_options,
     retry_decorator,
     run_in_regions,
 )
@@ -579,8 +580,7 @@ def main() -> None:
         existing_profile=dict(type="str", choices=list(EXISTING_PROFILE_MODES), default="extend"),
         policies=dict(type="list", elements="str", default=[]),
         wait_timeout=dict(type="int", default=300),
-        max_concurrency=dict(type="int", default=0),
-        variable_names=dict(type="dict", default={}),
+        **region_options(),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params

@@ -143,6 +143,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     check_regions,
     error_code,
     finish,
+    region_options,
     retry_decorator,
     run_in_regions,
     sort_outcomes,
@@ -157,8 +158,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "service_statements": {"type": "list", "elements": "dict", "default": []},
     "region_statements": {"type": "dict", "default": {}},
     "tags": {"type": "dict", "default": {}},
-    "max_concurrency": {"type": "int", "default": 0},
-    "variable_names": {"type": "dict", "default": {}},
+    **region_options(),
 }
 # Keys whose policy does not let this account read them cannot be the collection's (its policy
 # always lets the account administer the key): skipped when looking for a key by its tag.

@@ -188,6 +188,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     PartialWrite,
     checked_clients,
     region_counts,
+    region_options,
     run_in_regions,
 )
 
@@ -418,8 +419,7 @@ def main() -> None:
         ),
         policy_name=dict(type="str", default="gdpr-aws-monitoring"),
         description=dict(type="str", default="Masks personal data in logs (GDPR Art. 32)"),
-        max_concurrency=dict(type="int", default=0),
-        variable_names=dict(type="dict", default={}),
+        **region_options(),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     run(module)

@@ -175,6 +175,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     account_region,
     check_regions,
     finish,
+    region_options,
     region_statuses,
     retry_decorator,
     run_in_regions,
@@ -196,8 +197,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "log_format": {"type": "str"},
     "max_aggregation_interval": {"type": "int", "default": 600, "choices": list(AGGREGATION_INTERVALS)},
     "tags": {"type": "dict", "default": {}},
-    "max_concurrency": {"type": "int", "default": 0},
-    "variable_names": {"type": "dict", "default": {}},
+    **region_options(),
 }
 
 
