@@ -41,15 +41,34 @@ if $podman_ok; then
   # instead of two to four, a second or more saved per task (tests/harness/connection_plugins).
   export ANSIBLE_CONNECTION_PLUGINS="$root/tests/harness/connection_plugins"
   export GDPR_DEMO_CONNECTION=podman_nsenter
-  trap 'quietly teardown ansible-playbook -i localhost, teardown.yml || echo "demo: removing the containers failed" >&2' EXIT
+  # wait: a set-up still running (site.yml failed early) ends before its containers are removed.
+  trap 'wait; quietly teardown ansible-playbook -i localhost, teardown.yml || echo "demo: removing the containers failed" >&2' EXIT
   echo "== Fleet: 3 opted-in EC2 instances in eu-west-1 and eu-central-1 (podman systemd hosts with"
   echo "   apache/nginx), 1 instance that did not opt in"
   # localhost only: the configured inventory (every region's instances) is not this play's business.
-  quietly fleet ansible-playbook -i localhost, fleet.yml
+  # The instances and containers first (site.yml's inventory reads the instances); what runs inside
+  # the containers (about 20 s) beside site.yml's AWS plays, which do not touch the hosts: the Linux
+  # play waits for it (callback_plugins/gdpr_demo_wait.py) and starts once its exit status is written.
+  quietly fleet ansible-playbook -i localhost, fleet.yml --tags demo_aws
+  setup_status="$logs/setup.status"
+  (
+    rc=0
+    quietly setup ansible-playbook -i localhost, fleet.yml --tags demo_setup || rc=$?
+    echo "$rc" >"$setup_status.tmp" && mv "$setup_status.tmp" "$setup_status"
+  ) &
+  setup_pid=$!
   site_args=(-e "@$here/demo_vars.yml" -e "cloudwatch_agent_linux_package_file=$package")
   echo "== site.yml over the aws_ec2 inventory"
   # --flush-cache: the fleet was just made, so the cached inventory (if any) is stale.
-  python "$here/site_run.py" --dir "$logs/site-first" --inventory "$inventory" -- --flush-cache "${site_args[@]}"
+  first_rc=0
+  ANSIBLE_CALLBACK_PLUGINS="$here/callback_plugins" ANSIBLE_CALLBACKS_ENABLED=gdpr_demo_wait \
+    GDPR_DEMO_WAIT_FOR="$setup_status" GDPR_DEMO_WAIT_BEFORE="CloudWatch agent on Linux web hosts" \
+    python "$here/site_run.py" --dir "$logs/site-first" --inventory "$inventory" -- --flush-cache \
+    "${site_args[@]}" || first_rc=$?
+  setup_rc=0
+  wait "$setup_pid" || setup_rc=$?
+  [[ "$(cat "$setup_status" 2>/dev/null)" == 0 ]] || { echo "demo: setting the hosts up failed" >&2; exit 1; }
+  ((first_rc == 0 && setup_rc == 0)) || exit "$((first_rc ? first_rc : 1))"
   # The pipe check waits on the agents' 5 s flush, the second run on AWS and the hosts: side by side.
   # The check's events change no setting, and the second run must change nothing, so neither
   # disturbs the other; the check prints as events arrive, the second run one line at its end.
