@@ -44,14 +44,14 @@ def write_later(path: Path, text: str, after_s: float) -> threading.Thread:
 @pytest.mark.parametrize(("text", "status"), [("0\n", 0), ("2\n", 2), ("garbage", 1)])
 def test_the_status_is_read_once_written(tmp_path: Path, text: str, status: int) -> None:
     path = tmp_path / "setup.status"
-    thread = write_later(path, text, 0.2)
+    thread = write_later(path, text, 0.05)
     assert module.wait_for_status(path, timeout_s=5, poll_s=0.02) == status
     thread.join()
 
 
 def test_no_status_within_the_bound_is_none(tmp_path: Path) -> None:
     started = time.monotonic()
-    assert module.wait_for_status(tmp_path / "never", timeout_s=0.2, poll_s=0.05) is None
+    assert module.wait_for_status(tmp_path / "never", timeout_s=0.1, poll_s=0.02) is None
     assert time.monotonic() - started < 2
 
 
@@ -59,13 +59,14 @@ def test_only_the_named_play_waits_and_only_once(tmp_path: Path, monkeypatch: py
     path = tmp_path / "setup.status"
     monkeypatch.setenv("GDPR_DEMO_WAIT_FOR", str(path))
     monkeypatch.setenv("GDPR_DEMO_WAIT_BEFORE", "Linux play")
+    monkeypatch.setattr(module, "TIMEOUT_S", 2.0)  # a wrongly held play fails the test, not hangs it
     callback = callback_loader.get("gdpr_demo_wait")
     started = time.monotonic()
     callback.v2_playbook_on_play_start(Play("AWS play"))  # not held: no status yet, returns at once
     assert time.monotonic() - started < 0.5
-    thread = write_later(path, "0", 0.5)
+    thread = write_later(path, "0", 0.3)
     callback.v2_playbook_on_play_start(Play("Linux play"))
-    assert time.monotonic() - started >= 0.5
+    assert time.monotonic() - started >= 0.3
     thread.join()
     path.unlink()
     callback.v2_playbook_on_play_start(Play("Linux play"))  # held once: a second run's play passes
