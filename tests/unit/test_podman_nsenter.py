@@ -106,6 +106,15 @@ def test_the_container_is_ansible_host_not_the_inventory_name() -> None:
     assert conn.get_option("remote_addr") == "demo-web-both"
 
 
+def test_the_remote_user_comes_from_the_play_keyword_or_ansible_user() -> None:
+    """Either way a user other than root is refused when connecting (check_user)."""
+    conn = connection_loader.get("podman_nsenter", PlayContext(), None)
+    conn.set_options(task_keys={"remote_user": "ubuntu"}, var_options={"inventory_hostname": "c"})
+    assert conn.get_option("remote_user") == "ubuntu"
+    conn.set_options(var_options={"inventory_hostname": "c", "ansible_user": "admin"})
+    assert conn.get_option("remote_user") == "admin"
+
+
 @pytest.fixture
 def connection() -> object:
     """The connection aimed at this process (see the module docstring): the real I/O path."""

@@ -51,6 +51,8 @@ DOCUMENTATION = """
         description: Must be unset or root; use become for another user.
         vars:
           - name: ansible_user
+        keyword:
+          - name: remote_user
       podman_executable:
         description: The podman command.
         default: podman
