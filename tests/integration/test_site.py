@@ -55,6 +55,14 @@ pytestmark = pytest.mark.skipif(shutil.which("podman") is None, reason="needs po
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "ANSIBLE_", "CONTAINERS_"))}
     env.update({"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"})
+    # The hosts through the harness's nsenter connection, as `make demo` reaches them (one podman
+    # call per task instead of two to four: tests/harness/connection_plugins/podman_nsenter.py).
+    env.update(
+        {
+            "ANSIBLE_CONNECTION_PLUGINS": str(ROOT / "tests" / "harness" / "connection_plugins"),
+            "GDPR_DEMO_CONNECTION": "podman_nsenter",
+        }
+    )
     return env
 
 
