@@ -332,12 +332,19 @@ def read_region(
     timeout: float,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RegionView:
-    # The instances and the region's associations are read side by side: neither needs the other,
-    # and one round trip less per region is one less for the whole run (all regions run at once).
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        everything = pool.submit(describe_associations, ec2)
+    if explicit:
+        # Named instances: the instances and the region's associations are read side by side,
+        # neither needs the other, and one round trip less per region is one less for the whole run.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            everything = pool.submit(describe_associations, ec2)
+            instances, missing = describe_targets(ec2, explicit, filters)
+            found = everything.result()
+    else:
+        # Filters only: most regions of a filter find nothing, and those read no associations (a
+        # region without targets is neither paged through nor can fail the run on that read).
         instances, missing = describe_targets(ec2, explicit, filters)
-        associations = {i: a for i, a in everything.result().items() if i in instances}
+        found = describe_associations(ec2) if instances else {}
+    associations = {i: a for i, a in found.items() if i in instances}
     associations = wait_settled(ec2, associations, timeout, sleep)
     return RegionView(instances=instances, associations=associations, missing=missing)
 

@@ -678,3 +678,12 @@ def test_existing_profiles_and_their_roles_are_each_read_once_side_by_side():
     assert missing_by_role == {f"{n}Role": [AGENT_POLICY] for n in names}
     assert attached == {f"{n}Role": [] for n in names}
     assert {p.operation for p in plans} == {"extend"}
+
+
+def test_a_filter_region_without_targets_reads_no_associations():
+    """A filter's region where no instance matches reads nothing more: its associations are neither
+    paged through nor a reason to fail the run (the reads run side by side only for named instances)."""
+    ec2 = BarrierReads(set(), instances=())
+    view = mod.read_region(ec2, [], [{"Name": "tag:gdpr_monitoring", "Values": ["true"]}], timeout=5)
+    assert view.instances == {}
+    assert ec2.reads == ["describe_instances"]
