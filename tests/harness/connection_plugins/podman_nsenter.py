@@ -1,12 +1,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Test-harness connection to a running rootful podman container through nsenter, with pipelining.
+"""Test-harness connection to a running rootful podman container through nsenter.
 
 Not part of the collection (it is never shipped in plugins/): `make demo` enables it with
 ANSIBLE_CONNECTION_PLUGINS. containers.podman.podman runs two to four podman processes per task and
 host (mount, mkdir of the temporary directory, exec of the module, no pipelining); each costs about
 0.2 s and 0.07 CPU-s. This one asks podman once per connection for the container's PID and
-environment, then enters the container's namespaces with nsenter (about 0.01 s), and pipelines the
-module on stdin, so a task is one podman inspect and one nsenter.
+environment, then enters the container's namespaces with nsenter (about 0.01 s a call), so a task is
+one podman inspect and the few nsenter calls of Ansible's usual temporary-file round (pipelining is
+supported but, as with any connection, on only where ANSIBLE_PIPELINING says so: the project's
+ansible.cfg pipelines SSH only, and the demo, the Molecule scenario and test_site leave it off).
 
 What runs in the container gets what `podman exec` gives it: every namespace of the container
 (mount with its root, UTS, IPC, network, PID, cgroup), the container's configured environment, root
@@ -33,9 +35,9 @@ DOCUMENTATION = """
     short_description: Run tasks in a running rootful podman container through nsenter (test harness)
     description:
       - Looks the container's PID and environment up with one C(podman inspect) per connection, then
-        runs each command in all of the container's namespaces with C(nsenter), modules pipelined on
-        stdin. Files are streamed through C(nsenter) too, so the container's own symlinks and mounts
-        resolve as inside it.
+        runs each command in all of the container's namespaces with C(nsenter) (modules pipelined on
+        stdin when pipelining is on). Files are streamed through C(nsenter) too, so the container's
+        own symlinks and mounts resolve as inside it.
       - Root only (rootful podman); become works as with containers.podman.podman.
     options:
       remote_addr:
