@@ -280,6 +280,7 @@ from ansible_collections.gdpr.aws_monitoring.plugins.module_utils.regions import
     enabled_regions,
     error_code,
     region_counts,
+    region_options,
     region_statuses,
     retry_decorator,
     run_in_regions,
@@ -939,8 +940,7 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     ),
     guardduty_export=dict(type="bool", default=False),
     skip_checks=dict(type="list", elements="str", default=[]),
-    max_concurrency=dict(type="int", default=0),
-    variable_names=dict(type="dict", default={}),
+    **region_options(),
 )
 
 

@@ -263,6 +263,14 @@ ASSOCIATE_RETRY = RetryPolicy(base=1.0, extra_codes=frozenset({"InvalidParameter
 # tests can drive them in-process with instrumented boto3 clients.
 
 
+def at_once(work: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """``work(item)`` for every item at the same time (up to MUTATION_WORKERS), results in order."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(MUTATION_WORKERS, len(items))) as pool:
+        return list(pool.map(work, items))
+
+
 def describe_targets(
     ec2: Any, explicit: list[str], filters: list[dict[str, Any]] | None
 ) -> tuple[dict[str, str], list[str]]:
@@ -396,10 +404,7 @@ def apply_region(ec2: Any, plans: list[InstancePlan], target: Profile, timeout: 
             return f"{plan.instance_id} ({plan.region}): {type(exc).__name__}: {exc}"
         return None
 
-    if not plans:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(MUTATION_WORKERS, len(plans)))) as pool:
-        return [e for e in pool.map(one, plans) if e]
+    return [e for e in at_once(one, plans) if e]
 
 
 def resolve_profile(iam: Any, name_or_arn: str) -> Profile | None:
@@ -515,12 +520,10 @@ class Attachment:
         # Each profile, then each of its roles, is read once, all side by side: two round trips
         # whatever the number of profiles the fleet already has.
         names = sorted({profile_name_from_arn(p.before or "") for p in extend})
-        with ThreadPoolExecutor(max_workers=max(1, min(MUTATION_WORKERS, len(names)))) as pool:
-            found = dict(zip(names, pool.map(lambda name: resolve_profile(self.iam, name), names)))
+        found = dict(zip(names, at_once(lambda name: resolve_profile(self.iam, name), names)))
         roles_of_profile = {name: profile.roles if profile else [] for name, profile in found.items()}
         roles = sorted({role for roles in roles_of_profile.values() for role in roles})
-        with ThreadPoolExecutor(max_workers=max(1, min(MUTATION_WORKERS, len(roles)))) as pool:
-            attached = dict(zip(roles, pool.map(lambda role: attached_policies(self.iam, role), roles)))
+        attached = dict(zip(roles, at_once(lambda role: attached_policies(self.iam, role), roles)))
         missing_by_role = plan_role_policies(attached, needed)
         for p in extend:
             settle_extend(p, roles_of_profile, missing_by_role)
