@@ -22,6 +22,30 @@ def test_reset_clears_state(aws: str) -> None:
     assert logs.describe_log_groups()["logGroups"] == []
 
 
+def test_reset_clears_every_service_and_region_then_serves_them_again(aws: str) -> None:
+    """The lightened reset (moto_server._lighten_moto) drops backends without re-creating them: what
+    a test made in any service, region or S3 object is gone, and each service comes back on its next
+    call as new, managed IAM policies included."""
+    ec2 = {r: boto3.client("ec2", endpoint_url=aws, region_name=r) for r in ("eu-west-1", "us-east-1")}
+    iam = boto3.client("iam", endpoint_url=aws)
+    s3 = boto3.client("s3", endpoint_url=aws, region_name="us-east-1")
+    for client in ec2.values():
+        client.create_vpc(CidrBlock="10.9.0.0/16")
+    iam.create_role(RoleName="gdpr-reset-test", AssumeRolePolicyDocument="{}")
+    s3.create_bucket(Bucket="gdpr-reset-test")
+    s3.put_object(Bucket="gdpr-reset-test", Key="k", Body=b"personal data")
+
+    moto_server.reset(aws)
+
+    for client in ec2.values():  # only each region's default VPC is left
+        assert [v["CidrBlock"] for v in client.describe_vpcs()["Vpcs"]] == ["172.31.0.0/16"]
+    assert "gdpr-reset-test" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    assert s3.list_buckets()["Buckets"] == []
+    test_managed_policies_are_loaded(aws)
+    s3.create_bucket(Bucket="gdpr-reset-test")
+    assert s3.list_objects_v2(Bucket="gdpr-reset-test").get("Contents", []) == []
+
+
 def test_run_stops_server_afterwards(tmp_path) -> None:
     with moto_server.running() as endpoint:
         port = urllib.parse.urlsplit(endpoint).port
