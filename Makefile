@@ -84,6 +84,15 @@ sanity: bootstrap ## ansible-test sanity on the plugins, offline
 unit: bootstrap ## pytest unit tests (modules, filters, harness)
 	$(BIN)/pytest -q tests/unit
 
+# `make unit` in two halves of about the same CPU, for `make test`'s queue: the role tests (each runs
+# playbooks) and everything else.
+.PHONY: unit-roles unit-other
+unit-roles: bootstrap
+	$(BIN)/pytest -q tests/unit/roles
+
+unit-other: bootstrap
+	$(BIN)/pytest -q tests/unit --ignore=tests/unit/roles
+
 .cache/compat/%/.stamp: tests/compat/%.txt tests/compat/requirements.txt tests/compat/build.sh requirements-constraints.txt | .cache
 	bash tests/compat/build.sh $*
 
@@ -122,6 +131,14 @@ integration: integration-controller integration-hosts ## end-to-end: site.yml ov
 integration-controller: bootstrap ## the integration tests that start no container
 	$(BIN)/pytest -q $(INTEGRATION_CONTROLLER)
 
+# integration-controller in two parts for `make test`'s queue: the least-privilege runs, the rest.
+.PHONY: integration-least-privilege integration-faults
+integration-least-privilege: bootstrap
+	$(BIN)/pytest -q $(filter %/test_least_privilege.py,$(INTEGRATION_CONTROLLER))
+
+integration-faults: bootstrap
+	$(BIN)/pytest -q $(filter-out %/test_least_privilege.py,$(INTEGRATION_CONTROLLER))
+
 .PHONY: integration-hosts
 integration-hosts: bootstrap image ## the integration tests on podman hosts
 	$(BIN)/pytest -q tests/integration $(addprefix --ignore=,$(INTEGRATION_CONTROLLER))
@@ -130,19 +147,21 @@ integration-hosts: bootstrap image ## the integration tests on podman hosts
 bench: bootstrap image ## the figures the issues name (ratios)
 	@for b in tests/benchmarks/bench_*.py; do $(PY) $$b; done
 
-# `make test` runs the stages in four lanes at once (.ci/lanes prefixes each line with its stage):
-# CI has 2 cores, and most stages keep one busy at most, while the container stages spend much of
-# their time waiting on hosts and on the stand-in agent's flushes. The two container stages run in
-# lanes of their own: their containers have distinct names (cwagent-linux-*, demo-web-*),
-# distinct loopback ports (18080-18089, 18280-18289) and each its own embedded AWS, so they share
-# the host network without meeting. Sanity goes first in its lane: a unit test reads the pip wheel
-# it caches. The lanes are balanced by the stages' measured times (the last CI run prints them):
-# molecule-controller follows molecule-hosts, which has the most room left.
-TEST_LANES ?= "sanity lint compat" "unit" "molecule-hosts molecule-controller" "integration-hosts integration-controller"
+# `make test` runs the stages from one queue, TEST_JOBS at a time (.ci/lanes prefixes each line
+# with its stage): CI has 2 cores, and most stages keep one busy at most, while the container
+# stages spend much of their time waiting on hosts and on the stand-in agent's flushes. The queue is
+# in order of the stages' measured times in CI, the longest first (the last CI run prints them), so
+# the short ones fill in at the end. The two container stages may run at the same time: their
+# containers have distinct names (cwagent-linux-*, demo-web-*), distinct loopback ports
+# (18080-18089, 18280-18289) and each its own embedded AWS, so they share the host network without
+# meeting. `make unit` and `make integration-controller` are in the queue in halves.
+TEST_QUEUE ?= unit-roles integration-hosts molecule-hosts compat integration-least-privilege \
+	molecule-controller sanity unit-other integration-faults lint
+TEST_JOBS ?= 4
 
 .PHONY: test
 test: bootstrap image ## everything CI checks (lint sanity unit compat molecule integration)
-	@bash .ci/lanes $(TEST_LANES)
+	@bash .ci/lanes -j $(TEST_JOBS) $(TEST_QUEUE)
 
 .PHONY: test-serial
 test-serial: lint sanity unit compat molecule integration ## everything CI checks, one stage after the other

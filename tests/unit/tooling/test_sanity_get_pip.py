@@ -26,9 +26,14 @@ QUIET_PIP = Path(sysconfig.get_paths()["purelib"]) / "ansible_test/_util/target/
 
 
 def pip_wheel() -> Path | None:
-    """A pip wheel already on this machine: the sanity cache, or the one ensurepip carries."""
+    """A pip wheel already on this machine: the sanity cache, or the one ensurepip carries.
+
+    The sanity cache only once complete (its stamp is written last): `make test` may run this test
+    while `make sanity` is still downloading into it.
+    """
+    cache = ROOT / ".cache/sanity/wheels"
     patterns = [
-        str(ROOT / ".cache/sanity/wheels/pip-*.whl"),
+        *([str(cache / "pip-*.whl")] if (cache / ".stamp").exists() else []),
         os.path.join(os.path.dirname(ensurepip.__file__), "_bundled", "pip-*.whl"),
         "/usr/share/python-wheels/pip-*.whl",
     ]
