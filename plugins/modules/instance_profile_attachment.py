@@ -202,7 +202,8 @@ unknown_regions:
 """
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from threading import Lock
 from typing import Any, Callable
 
 try:
@@ -425,6 +426,45 @@ def attached_policies(iam: Any, role: str) -> list[str]:
     return [p["PolicyArn"] for p in result.get("AttachedPolicies", [])]
 
 
+class IamReads:
+    """Instance profiles and their roles' attached policies: each read once, and started as soon as
+    the run knows it will need it, so the reads of extending overlap the regions' reads.
+
+    The profiles the instances already have are known as each region's associations come back;
+    reading them then, and each profile's roles' policies as soon as the profile is read, takes the
+    two IAM round trips of extending out of the run's critical path (they used to start after the
+    last region's read). A read nobody asks for later (its instance needed no extending after all)
+    is never waited for, and its error never reported: every read is a read, nothing is written.
+    """
+
+    def __init__(self, iam: Any, pool: ThreadPoolExecutor) -> None:
+        self._iam = iam
+        self._pool = pool
+        self._lock = Lock()
+        self._profiles: dict[str, Future] = {}
+        self._policies: dict[str, Future] = {}
+
+    def profile(self, name: str) -> Future:
+        """The profile (``Profile`` or None when it does not exist), read once."""
+        with self._lock:
+            if name not in self._profiles:
+                self._profiles[name] = self._pool.submit(self._read_profile, name)
+            return self._profiles[name]
+
+    def policies(self, role: str) -> Future:
+        """The ARNs of the policies attached to ``role``, read once."""
+        with self._lock:
+            if role not in self._policies:
+                self._policies[role] = self._pool.submit(attached_policies, self._iam, role)
+            return self._policies[role]
+
+    def _read_profile(self, name: str) -> Profile | None:
+        profile = resolve_profile(self._iam, name)
+        for role in profile.roles if profile else []:
+            self.policies(role)  # started now, waited for by the plan
+        return profile
+
+
 class Attachment:
     """The whole run: read every region, validate, plan, then write. No module calls in here."""
 
@@ -446,9 +486,12 @@ class Attachment:
         self.warnings: list[str] = []
         self.failed_regions: set[str] = set()
 
-    def target_profile(self) -> Profile:
+    def target_profile(self, reads: IamReads) -> Profile:
         profile = resolve_profile(self.iam, self.request.instance_profile)
         if profile is not None:
+            if not self.request.policies:
+                for role in profile.roles:  # what extending adds when no policies are given
+                    reads.policies(role)
             return profile
         name = self.request.instance_profile
         if not self.check_mode or self.sts is None:
@@ -461,14 +504,22 @@ class Attachment:
         )
         return Profile(name=profile_name_from_arn(arn), arn=arn, exists=False)
 
-    def read(self) -> dict[str, RegionView]:
+    def read(self, reads: IamReads) -> dict[str, RegionView]:
         request = self.request
+
+        target_name = profile_name_from_arn(request.instance_profile)
 
         def work(region: str) -> RegionView:
             filters = request.filters if region in request.filter_regions else None
-            return read_region(
+            view = read_region(
                 self.ec2[region], request.explicit.get(region, []), filters, request.wait_timeout
             )
+            if request.existing_profile == "extend":
+                for association in view.associations.values():
+                    name = profile_name_from_arn(association["IamInstanceProfile"]["Arn"])
+                    if name != target_name:
+                        reads.profile(name)
+            return view
 
         outcomes = run_in_regions(request.regions, work, self.workers)
         problems = []
@@ -501,7 +552,9 @@ class Attachment:
             raise PlanError("; ".join(problems) + ". Nothing was changed.")
         return views
 
-    def plan(self, views: dict[str, RegionView], target: Profile) -> tuple[list[InstancePlan], dict, dict]:
+    def plan(
+        self, views: dict[str, RegionView], target: Profile, reads: IamReads
+    ) -> tuple[list[InstancePlan], dict, dict]:
         plans = [
             plan_instance(i, region, state, view.associations.get(i), target, self.request.existing_profile)
             for region, view in sorted(views.items())
@@ -512,18 +565,19 @@ class Attachment:
             return plans, {}, {}
         needed = self.request.policies
         if not needed and target.exists:
-            needed = sorted({arn for role in target.roles for arn in attached_policies(self.iam, role)})
+            needed = sorted({arn for role in target.roles for arn in reads.policies(role).result()})
         if not needed:
             self.warnings.append(
                 "no policies to extend existing roles with (policies is empty and the profile's role has none)"
             )
-        # Each profile, then each of its roles, is read once, all side by side: two round trips
-        # whatever the number of profiles the fleet already has.
+        # Each profile, then each of its roles, is read once, all side by side (IamReads: most were
+        # started during the regions' reads): two round trips at most, whatever the number of
+        # profiles the fleet already has.
         names = sorted({profile_name_from_arn(p.before or "") for p in extend})
-        found = dict(zip(names, at_once(lambda name: resolve_profile(self.iam, name), names)))
+        found = {name: reads.profile(name).result() for name in names}
         roles_of_profile = {name: profile.roles if profile else [] for name, profile in found.items()}
         roles = sorted({role for roles in roles_of_profile.values() for role in roles})
-        attached = dict(zip(roles, at_once(lambda role: attached_policies(self.iam, role), roles)))
+        attached = {role: reads.policies(role).result() for role in roles}
         missing_by_role = plan_role_policies(attached, needed)
         for p in extend:
             settle_extend(p, roles_of_profile, missing_by_role)
@@ -565,12 +619,14 @@ class Attachment:
         return None
 
     def run(self) -> Outcome:
-        # The profile to give is read alongside the regions: it adds no round trip to the run.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            target_read = pool.submit(self.target_profile)
-            views = self.read()
+        # The profile to give is read alongside the regions, and the profiles to extend as soon as
+        # a region names them (IamReads): neither adds a round trip to the run.
+        with ThreadPoolExecutor(max_workers=MUTATION_WORKERS) as pool:
+            reads = IamReads(self.iam, pool)
+            target_read = pool.submit(self.target_profile, reads)
+            views = self.read(reads)
             target = target_read.result()
-        plans, missing_by_role, attached = self.plan(views, target)
+            plans, missing_by_role, attached = self.plan(views, target, reads)
         changed = any(p.operation not in ("none", "skip") for p in plans) or bool(missing_by_role)
         errors: list[str] = []
         if changed and not self.check_mode:

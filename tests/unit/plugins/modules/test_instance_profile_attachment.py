@@ -15,6 +15,7 @@ import json
 import re
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -670,14 +671,52 @@ def test_existing_profiles_and_their_roles_are_each_read_once_side_by_side():
         policies=[AGENT_POLICY],
     )
     run = mod.Attachment(request, {"eu-west-1": ec2}, iam, check_mode=True)
-    views = run.read()
-    plans, missing_by_role, attached = run.plan(views, TARGET)
+    with ThreadPoolExecutor(max_workers=mod.MUTATION_WORKERS) as pool:
+        reads = mod.IamReads(iam, pool)
+        views = run.read(reads)
+        plans, missing_by_role, attached = run.plan(views, TARGET, reads)
     assert sorted(iam.reads) == sorted(f"get_instance_profile:{n}" for n in names) + sorted(
         f"list_attached_role_policies:{n}Role" for n in names
     )
     assert missing_by_role == {f"{n}Role": [AGENT_POLICY] for n in names}
     assert attached == {f"{n}Role": [] for n in names}
     assert {p.operation for p in plans} == {"extend"}
+
+
+def test_profiles_to_extend_are_read_while_other_regions_are_still_read():
+    """Extending's IAM reads start as soon as a region names a profile, not after the last region's
+    read: us-east-1's instances answer only once eu-west-1's AppA profile is being read (were the
+    IAM reads to wait for every region, us-east-1 would fail after 3 s and so would the run)."""
+    profile_read = threading.Event()
+
+    class WaitsForTheProfileRead(BarrierReads):
+        def _read(self, name, result):
+            if name == "describe_instances" and not profile_read.wait(3):
+                raise AssertionError("the profile was not read while this region was")
+            return super()._read(name, result)
+
+    class Iam(BarrierReads):
+        def _read(self, name, result):
+            if name == "get_instance_profile:AppA":
+                profile_read.set()
+            return super()._read(name, result)
+
+    app = "arn:aws:iam::123456789012:instance-profile/AppA"
+    ec2 = {
+        "eu-west-1": BarrierReads(set(), instances=["i-0001"], associations=[association("i-0001", app)]),
+        "us-east-1": WaitsForTheProfileRead(set(), instances=["i-0002"]),
+    }
+    iam = Iam(set(), profiles={"AppA": {"arn": app, "roles": ["AppRole"]}})
+    request = mod.Request(
+        instance_profile="CloudWatchAgentServerRole",
+        explicit={"eu-west-1": ["i-0001"], "us-east-1": ["i-0002"]},
+        policies=[AGENT_POLICY],
+    )
+    iam.profiles["CloudWatchAgentServerRole"] = {"arn": TARGET.arn, "roles": ["CloudWatchAgentServerRole"]}
+    outcome = mod.Attachment(request, ec2, iam, check_mode=True).run()
+    assert not outcome.errors
+    assert {p.instance_id: p.operation for p in outcome.plans} == {"i-0001": "extend", "i-0002": "associate"}
+    assert "list_attached_role_policies:AppRole" in iam.reads
 
 
 def test_a_filter_region_without_targets_reads_no_associations():
