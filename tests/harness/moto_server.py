@@ -69,8 +69,8 @@ def _lighten_moto() -> None:
     in every test's and benchmark's critical path (measured on 200 instance-profile associations:
     moto's CPU 1.45 s before, 0.95 s after). Each patch is skipped when moto's internals moved.
     """
-    import moto.backends as backends
-    import moto.core.responses as responses
+    from moto import backends
+    from moto.core import responses
     from moto.core.base_backend import BackendDict, BaseBackend, backend_lock
 
     # The names of a response class's methods (inspect.getmembers, on every request): per class.
