@@ -86,9 +86,20 @@ unit: bootstrap ## pytest unit tests (modules, filters, harness)
 
 # `make unit` in two halves of about the same CPU, for `make test`'s queue: the role tests (each runs
 # playbooks) and everything else.
-.PHONY: unit-roles unit-other
+.PHONY: unit-roles unit-roles-1 unit-roles-2 unit-other
 unit-roles: bootstrap
 	$(BIN)/pytest -q tests/unit/roles
+
+# The role tests in two halves of about the same time: the records, response and evidence roles'
+# files, and the others (booleans, controller guards, flow logs, the agents' rendering).
+UNIT_ROLES_2 := $(addprefix tests/unit/roles/,test_cloudtrail_role.py test_guardduty_response.py \
+	test_config_recorder_role.py test_log_archive.py test_guardduty_organization_role.py \
+	test_evidence_report.py test_demo_credentials.py)
+unit-roles-1: bootstrap
+	$(BIN)/pytest -q tests/unit/roles $(addprefix --ignore=,$(UNIT_ROLES_2))
+
+unit-roles-2: bootstrap
+	$(BIN)/pytest -q $(UNIT_ROLES_2)
 
 unit-other: bootstrap
 	$(BIN)/pytest -q tests/unit --ignore=tests/unit/roles
@@ -154,9 +165,9 @@ bench: bootstrap image ## the figures the issues name (ratios)
 # the short ones fill in at the end. The two container stages may run at the same time: their
 # containers have distinct names (cwagent-linux-*, demo-web-*), distinct loopback ports
 # (18080-18089, 18280-18289) and each its own embedded AWS, so they share the host network without
-# meeting. `make unit` and `make integration-controller` are in the queue in halves.
-TEST_QUEUE ?= unit-roles integration-hosts molecule-hosts compat integration-least-privilege \
-	molecule-controller sanity unit-other integration-faults lint
+# meeting. `make unit` (three parts) and `make integration-controller` (two) are split in the queue.
+TEST_QUEUE ?= integration-hosts integration-least-privilege molecule-hosts unit-roles-1 unit-roles-2 \
+	compat integration-faults sanity molecule-controller unit-other lint
 TEST_JOBS ?= 4
 
 .PHONY: test
