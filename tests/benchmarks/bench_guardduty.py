@@ -74,7 +74,7 @@ def converged(regions: list[str], want: list[str]) -> None:
 
 def timed_play(proxy: Any, regions: list[str], only: str | None = None) -> float:
     """One guardduty play on a fresh moto (all regions, or ``only``); checks that it converged."""
-    lat.fresh(proxy)
+    lat.fresh(proxy, warm=("guardduty",))
     extra = {"guardduty_regions": [only]} if only else None
     elapsed, _output = lat.run_playbook(proxy, GUARDDUTY_PLAY, extra)
     converged(regions, [only] if only else regions)
@@ -97,7 +97,7 @@ def peers_loop(proxy: Any) -> None:
 
 
 def timed_peers(proxy: Any, regions: list[str]) -> float:
-    lat.fresh(proxy)
+    lat.fresh(proxy, warm=("guardduty",))
     elapsed, _none = lat.timed(lambda: peers_loop(proxy))
     converged(regions, regions)
     return elapsed
@@ -152,7 +152,7 @@ def inventory_copy(workdir: Path) -> Path:
 
 def inventory_figures(proxy: Any, pairs: int, limit: float) -> list[lat.Figure]:
     regions = lat.all_regions()
-    lat.fresh(proxy)
+    lat.fresh(proxy, warm=("guardduty",))
     build_fleet()
     # The embedded AWS has no GuardDuty publishing destinations (HTTP 404, ../shared facts), so the
     # findings export is off here, as in the demo; both sides run the same plays.

@@ -101,3 +101,40 @@ def test_a_client_keeps_a_connection_for_every_call_the_collection_sends_at_once
     pool = client.client.meta.config.max_pool_connections
     assert pool == regions.CALLS_IN_FLIGHT_PER_CLIENT
     assert pool >= instance_profile_attachment.MUTATION_WORKERS
+
+
+def test_a_fan_out_reads_the_paginator_model_once_not_once_per_region(monkeypatch):
+    """38 region threads that page at the same moment used to miss the loader's cache together and
+    each parse the paginator model (1-2 s of GIL for GuardDuty's ListDetectors through the latency
+    proxy). The service's second client loads it first: here the model file is read once, although
+    every read takes 50 ms and all 38 threads ask for their paginator at once (each of its files,
+    the model and botocore's and boto3's extras, once)."""
+    import threading
+
+    import botocore.loaders
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTTESTTESTTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    reads = []
+    load_file = botocore.loaders.JSONFileLoader.load_file
+
+    def slow_load_file(self, file_path):
+        if "paginators-1" in str(file_path):
+            reads.append(file_path)
+            time.sleep(0.05)
+        return load_file(self, file_path)
+
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", slow_load_file)
+    clients = regions.RegionalClients(fake_module())
+    names = [f"region-{i}" for i in range(38)]
+    start = threading.Barrier(len(names), timeout=10)
+
+    def page(region):
+        client = clients("guardduty", region)
+        start.wait()  # every region asks for its paginator at the same moment
+        return client.client.get_paginator("list_detectors")
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        paginators = list(pool.map(page, names))
+    assert len(paginators) == 38
+    assert reads and len(reads) == len(set(reads)), reads
