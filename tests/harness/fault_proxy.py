@@ -561,9 +561,12 @@ class FaultProxy:
 
     def stop(self) -> None:
         """Stop listening and cut every open connection (what a dead endpoint looks like)."""
-        if self._die_thread is not None:
-            self._die_thread.join()
-            self._die_thread = None
+        with self._lock:  # _die publishes its thread together with `dead` (see there)
+            thread, self._die_thread = self._die_thread, None
+        if thread is not None:
+            while thread.ident is None:  # published just before it is started
+                time.sleep(0.01)
+            thread.join()
         server, self._server = self._server, None
         with self._lock:
             sockets, self._sockets = list(self._sockets), set()
@@ -758,12 +761,16 @@ class FaultProxy:
             self.dead = True
             server, self._server = self._server, None
             sockets, self._sockets = list(self._sockets), set()
+            # shutdown() waits for serve_forever, which runs in another thread: never from a handler's
+            # own. The thread is published with `dead`: a watcher that sees the proxy dead and revives
+            # it must find the thread to wait for (it used to find none yet, or one not yet started:
+            # "cannot join thread before it is started", and the proxy stayed dead).
+            thread = threading.Thread(target=_shut, args=(server, sockets), daemon=True)
+            self._die_thread = thread
         if server is not None:
             with suppress(OSError):  # a listening socket shut down refuses new connections at once
                 server.socket.shutdown(socket.SHUT_RDWR)
-        # shutdown() waits for serve_forever, which runs in another thread: never from a handler's own.
-        self._die_thread = threading.Thread(target=_shut, args=(server, sockets), daemon=True)
-        self._die_thread.start()
+        thread.start()
 
     def _forward(self, handler: _Handler, body: bytes) -> tuple[int, dict[str, str], bytes]:
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
