@@ -18,6 +18,7 @@ code runs against real AWS when those variables are not set.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -29,6 +30,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "AKIAMOTOTESTING00000",
@@ -106,6 +108,98 @@ def _lighten_moto() -> None:
                 BackendDict._instances.clear()
 
         BackendDict.reset = classmethod(reset)  # type: ignore[method-assign,assignment]
+
+    _memoize_attribute_keys()
+
+
+def _memoize_attribute_keys() -> None:
+    """Work moto's response serializer repeats for every member of every object it answers with.
+
+    For each member (DescribeInstances: ~70 per instance) moto asks six alias providers, built anew,
+    which attribute names to try, then tests the member's path against every response transformer
+    of the service (EC2: ~20 ``str.endswith`` per member); xmltodict then checks every element name
+    character by character. None of it depends on the object's values: the names to try depend on
+    the object's class and the member's shape, a transformer on the member's path, a name's
+    validity on the name. Each is computed once; a value is still read from the object every time.
+    """
+    try:
+        from moto.core import serialize
+    except ImportError:
+        return
+    picker = getattr(serialize, "AttributePicker", None)
+    missing = getattr(serialize, "MISSING", None)
+    if picker is None or missing is None or not hasattr(picker, "get_possible_keys"):
+        return
+    keys_computed: dict[tuple, tuple[str, ...]] = {}
+    original = {}
+
+    def keys_of(self: Any, cls: type, context: Any) -> tuple[str, ...]:
+        shape = context.shape
+        parent = getattr(shape, "parent", None)
+        memo_key = (
+            cls,
+            tuple(self.alias_providers),
+            type(context.obj),
+            context.key,
+            getattr(context.service_model, "service_name", None),
+            shape.name if shape is not None else None,
+            parent.name if parent is not None else None,
+        )
+        found = keys_computed.get(memo_key)
+        if found is None:
+            found = keys_computed[memo_key] = tuple(original[cls](self, context))
+        return found
+
+    for cls in (picker, *_subclasses(picker)):
+        if "get_possible_keys" in vars(cls):
+            original[cls] = cls.get_possible_keys
+            cls.get_possible_keys = functools.partialmethod(keys_of, cls)  # type: ignore[method-assign]
+
+    no_transform = object()
+
+    def pick(self: Any, context: Any) -> Any:
+        obj = context.obj
+        for possible_key in self.get_possible_keys(context):
+            value = serialize.get_value(obj, possible_key, missing)
+            if value is not missing:
+                break
+        else:
+            value = None
+        key_path = f"{context.key_path}.{context.key}"
+        transforms = self.__dict__.setdefault("_transform_of_path", {})
+        transform = transforms.get(key_path)
+        if transform is None:
+            transform = transforms[key_path] = next(
+                (t for path, t in self.response_transformers.items() if key_path.endswith(path)), no_transform
+            )
+        return value if transform is no_transform else transform(value)
+
+    if "__call__" in vars(picker) and hasattr(serialize, "get_value"):
+        picker.__call__ = pick  # type: ignore[method-assign]
+    _memoize_xml_names()
+
+
+def _memoize_xml_names() -> None:
+    try:
+        import xmltodict
+    except ImportError:
+        return
+    validate = getattr(xmltodict, "_validate_name", None)
+    if validate is None:
+        return
+    valid: set[tuple[str, str]] = set()
+
+    def validate_name(value: Any, kind: str) -> None:
+        if (value, kind) in valid:
+            return
+        validate(value, kind)  # raises for a bad name, which is never remembered
+        valid.add((value, kind))
+
+    xmltodict._validate_name = validate_name
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
 import urllib.parse
+from pathlib import Path
 
 import boto3
 import moto_server
@@ -58,3 +62,81 @@ def test_endpoint_env_points_amazon_aws_and_boto3_at_server() -> None:
     env = moto_server.endpoint_env("http://127.0.0.1:1234")
     assert env["AWS_URL"] == env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1234"
     assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
+
+
+# Runs in a child process: it answers a set of calls with moto's serializer as it is, then lightened
+# (moto_server._memoize_attribute_keys), and prints whether every body came out byte for byte the same.
+SAME_ANSWERS = r"""
+import json, os, re, sys
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="eu-west-1"
+)
+sys.path.insert(0, sys.argv[1])
+import boto3, botocore.exceptions, moto_server
+from moto import mock_aws
+
+REQUEST_ID = re.compile(rb"<(RequestId|requestId)>[^<]*</(RequestId|requestId)>|\"RequestId\": \"[^\"]*\"")
+
+
+def answers():
+    bodies = []
+    session = boto3.session.Session()
+    session.events.register(
+        "before-parse", lambda response_dict, **_: bodies.append(REQUEST_ID.sub(b"", response_dict["body"]))
+    )
+    ec2 = session.client("ec2")
+    iam = session.client("iam", region_name="us-east-1")
+    logs = session.client("logs")
+    ec2.describe_instances()
+    ec2.describe_iam_instance_profile_associations()
+    ec2.describe_vpcs()
+    ec2.describe_security_groups()
+    iam.get_instance_profile(InstanceProfileName="p")
+    iam.list_roles()
+    iam.get_role(RoleName="r")
+    iam.list_attached_role_policies(RoleName="r")
+    logs.describe_log_groups()
+    try:
+        ec2.describe_instances(InstanceIds=["i-00000000000000000"])
+    except botocore.exceptions.ClientError:
+        pass
+    return bodies
+
+
+with mock_aws():
+    ec2 = boto3.client("ec2")
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}", Tags=[{"Key": "gdpr", "Value": "yes"}])
+    policy = iam.create_policy(PolicyName="gdpr", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}
+    ))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="r", PolicyArn=policy)
+    iam.create_instance_profile(InstanceProfileName="p")
+    iam.add_role_to_instance_profile(InstanceProfileName="p", RoleName="r")
+    ids = [i["InstanceId"] for i in ec2.run_instances(
+        ImageId="ami-1e749f67", MinCount=3, MaxCount=3,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "web"}]}],
+    )["Instances"]]
+    ec2.associate_iam_instance_profile(InstanceId=ids[0], IamInstanceProfile={"Name": "p"})
+    ec2.stop_instances(InstanceIds=[ids[1]])
+    boto3.client("logs").create_log_group(logGroupName="/gdpr/a", tags={"k": "v"})
+    before = answers()
+    moto_server._memoize_attribute_keys()
+    after, again = answers(), answers()
+print(json.dumps({"calls": len(before), "same": before == after == again,
+                  "instances": before[0].count(b"<instanceId>")}))
+"""
+
+
+def test_lightened_serializer_answers_byte_for_byte_the_same(tmp_path) -> None:
+    """The serializer memos of moto_server (alias names, transformers, XML names) change no answer:
+    EC2 (instances in two states, tags, an association, VPCs, an error), IAM and CloudWatch Logs,
+    before and after lightening, twice after (a memo filled on the first pass is used on the second)."""
+    script = tmp_path / "same_answers.py"
+    script.write_text(SAME_ANSWERS)
+    harness = Path(moto_server.__file__).parent
+    out = subprocess.run(
+        [sys.executable, str(script), str(harness)], capture_output=True, text=True, check=True
+    )
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result == {"calls": 10, "same": True, "instances": 3}
