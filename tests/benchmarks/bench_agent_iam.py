@@ -1,11 +1,14 @@
 """Issue figure: giving the agent's instance profile to 200 instances over 4 regions costs
-O(regions + changed instances) API calls and at most 1.25x the wall time of giving it to 1 instance.
+O(regions + changed instances) API calls and at most 1.25x the wall time of one region of that fleet.
 
 Fleets, built on a freshly reset embedded AWS (moto) before each measured run, never timed:
-  * one:   1 instance without a profile in eu-west-1;
-  * fleet: 200 instances over 4 regions, 50 per region; 48 per region without a profile and 2 per
-           region (8 in all) with an application's profile whose role all 8 share, so extending it
-           is exercised (existing_profile: extend, the default).
+  * fleet:  200 instances over 4 regions, 50 per region; 48 per region without a profile and 2 per
+            region (8 in all) with an application's profile whose role all 8 share, so extending it
+            is exercised (existing_profile: extend, the default);
+  * region: one region of the fleet as it is there (eu-west-1: 48 without a profile, 2 with the
+            application's): the issue's "all regions <= 1.25x one region";
+  * one:    1 instance without a profile in eu-west-1 (printed, not gated: it also measures the 49
+            calls more per region that EC2, with no batch call for associations, needs).
 
 API calls are counted with a botocore ``before-call`` hook on the boto3 session the module's core
 (``Attachment.run``, everything but the Ansible wrapper) runs in-process with. The figure holds when
@@ -17,12 +20,14 @@ API calls are counted with a botocore ``before-call`` hook on the boto3 session 
 
 Wall time, with 150 ms added to every call by the fault proxy (real AWS round trips;
 tests/benchmarks/latency.py): attaching as users do it, `ansible-playbook` running one
-gdpr.aws_monitoring.instance_profile_attachment task, fleet vs one; the ratio fleet/one must be
-<= the limit (1.25). The peers' sequential loop (boto3, one region after another, one instance after
-another, the same calls) is timed on the fleet and printed against the collection. The sides are
-interleaved and the medians compared, which keeps other load on the machine from favouring either
-side. After every run the benchmark checks that every instance ended with the agent's profile or its
-shared role got the policies, so a run that did nothing cannot pass.
+gdpr.aws_monitoring.instance_profile_attachment task; the ratio fleet/region must be <= the limit
+(1.25). fleet/one is printed beside it, with the CPU the embedded AWS spent per run: moto answers
+one call at a time on this machine's two cores, which real AWS does not. The peers' sequential loop
+(boto3, one region after another, one instance after another, the same calls) is timed on the fleet
+and printed against the collection. The sides are interleaved and the medians compared, which keeps
+other load on the machine from favouring either side. After every run the benchmark checks that
+every instance ended with the agent's profile or its shared role got the policies, so a run that did
+nothing cannot pass.
 
     .venv/bin/python tests/benchmarks/bench_agent_iam.py [--pairs N] [--latency-ms 150] [--limit 1.25]
 """
@@ -113,6 +118,7 @@ def build(endpoint: str, layout: dict[str, tuple[int, int]]) -> list[dict[str, s
 
 ONE = {"eu-west-1": (1, 0)}
 FLEET = {r: (PER_REGION - LEGACY_PER_REGION, LEGACY_PER_REGION) for r in FLEET_REGIONS}
+REGION = {FLEET_REGIONS[0]: FLEET[FLEET_REGIONS[0]]}  # one region of the fleet, as it is there
 
 
 def check_converged(layout: dict[str, tuple[int, int]]) -> None:
@@ -210,7 +216,8 @@ def timed_play(proxy: Any, playbook: Path, layout: dict[str, tuple[int, int]]) -
     elapsed, _output = lat.run_playbook(
         proxy, playbook, {"bench_instances": targets, "bench_policies": POLICIES}
     )
-    AWS_CPU.setdefault("fleet" if layout is FLEET else "one", []).append(lat.embedded_aws_cpu(proxy) - before)
+    side = {id(FLEET): "fleet", id(REGION): "region", id(ONE): "one"}[id(layout)]
+    AWS_CPU.setdefault(side, []).append(lat.embedded_aws_cpu(proxy) - before)
     check_converged(layout)
     return elapsed
 
@@ -301,11 +308,12 @@ def main(argv: list[str] | None = None) -> int:
             args.pairs,
             {
                 "one": lambda: timed_play(proxy, playbook, ONE),
+                "region": lambda: timed_play(proxy, playbook, REGION),
                 "fleet": lambda: timed_play(proxy, playbook, FLEET),
                 "sequential": lambda: timed_peers(proxy, FLEET),
             },
         )
-    print("instance_profile_attachment, 200 instances over 4 regions (fleet) vs 1 instance")
+    print("instance_profile_attachment, 200 instances over 4 regions (fleet) vs one region of it, 1 instance")
     for name, values in times.items():
         print(f"  {name:<10} s: {lat.seconds(values)}")
     for name, values in AWS_CPU.items():
@@ -313,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     for failure in failures:
         print(f"  call bound missed: {failure}")
     figures = [
-        lat.Figure("fleet / one instance", lat.ratio(times["fleet"], times["one"]), args.limit),
+        lat.Figure("fleet / one region", lat.ratio(times["fleet"], times["region"]), args.limit),
+        lat.Figure("fleet / one instance", lat.ratio(times["fleet"], times["one"])),
         lat.Figure(
             "collection, fleet / peers' sequential loop", lat.ratio(times["fleet"], times["sequential"])
         ),
