@@ -294,7 +294,7 @@ def call_figures(endpoint: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=3, help="interleaved rounds of every side (default 3)")
+    parser.add_argument("--pairs", type=int, default=5, help="interleaved rounds of every side (default 5)")
     parser.add_argument("--latency-ms", type=float, default=lat.LATENCY_MS, help="delay per call")
     parser.add_argument("--limit", type=float, default=1.25, help="highest wall time ratio fleet/one")
     args = parser.parse_args(argv)
@@ -312,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
                 "fleet": lambda: timed_play(proxy, playbook, FLEET),
                 "sequential": lambda: timed_peers(proxy, FLEET),
             },
+            once=["sequential"],
         )
     print("instance_profile_attachment, 200 instances over 4 regions (fleet) vs one region of it, 1 instance")
     for name, values in times.items():

@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         times = lat.interleaved(
             args.pairs,
             {"one": one, "all": every, "sequential": lambda: lat.timed(lambda: peers_loop(proxy, fleet))[0]},
+            once=["sequential"],
         )
     calls = results["all"]["calls"]
     total = sum(calls.values())

@@ -112,6 +112,7 @@ def region_figures(proxy: Any, pairs: int, limit: float) -> list[lat.Figure]:
             "all": lambda: timed_play(proxy, regions),
             "sequential": lambda: timed_peers(proxy, regions),
         },
+        once=["sequential"],
     )
     print(f"guardduty play, {len(regions)} regions vs 1, peers' sequential loop over {len(regions)}")
     for name, values in times.items():

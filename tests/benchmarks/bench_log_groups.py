@@ -97,7 +97,7 @@ def timed_peers(proxy: Any, every: list[str]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=3, help="interleaved rounds of every side (default 3)")
+    parser.add_argument("--pairs", type=int, default=5, help="interleaved rounds of every side (default 5)")
     parser.add_argument("--latency-ms", type=float, default=lat.LATENCY_MS, help="delay per call")
     parser.add_argument("--limit", type=float, default=1.25, help="highest all/one ratio")
     args = parser.parse_args(argv)
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 "all": lambda: timed_play(proxy, playbook, every, every),
                 "sequential": lambda: timed_peers(proxy, every),
             },
+            once=["sequential"],
         )
     print(f"log_groups role, {len(GROUPS)} groups per region, {len(every)} regions vs 1, KMS off")
     for name, values in times.items():

@@ -172,12 +172,19 @@ def timed(work: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def interleaved(pairs: int, sides: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
-    """``pairs`` rounds of every side in turn (wall times), so other load on the machine favours none."""
+def interleaved(
+    pairs: int, sides: dict[str, Callable[[], float]], once: Sequence[str] = ()
+) -> dict[str, list[float]]:
+    """``pairs`` rounds of every side in turn (wall times), so other load on the machine favours none.
+
+    Sides named in ``once`` (the peers' sequential loops: printed, not gated, several times slower)
+    are measured in the first round only; more rounds go to the sides a gated ratio compares.
+    """
     times: dict[str, list[float]] = {name: [] for name in sides}
-    for _round in range(pairs):
+    for round_ in range(pairs):
         for name, measure in sides.items():
-            times[name].append(measure())
+            if round_ == 0 or name not in once:
+                times[name].append(measure())
     return times
 
 

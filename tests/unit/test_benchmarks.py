@@ -44,6 +44,14 @@ def test_sides_are_interleaved_round_by_round():
     assert times == {"one": [1.0, 1.0], "all": [2.0, 2.0]}
 
 
+def test_a_side_measured_once_runs_in_the_first_round_only():
+    order = []
+    sides = {name: (lambda n=name: order.append(n) or 1.0) for name in ("one", "all", "sequential")}
+    times = latency.interleaved(3, sides, once=["sequential"])
+    assert order == ["one", "all", "sequential", "one", "all", "one", "all"]
+    assert {name: len(values) for name, values in times.items()} == {"one": 3, "all": 3, "sequential": 1}
+
+
 @pytest.mark.parametrize("script", sorted(p.stem for p in BENCHMARKS.glob("bench_*.py")))
 def test_every_benchmark_imports_and_parses_its_options(script, capsys):
     module = importlib.import_module(script)
