@@ -56,10 +56,12 @@ $(VENV)/.stamp: requirements-test.txt requirements-constraints.txt .cache/apt.st
 bootstrap: $(VENV)/.stamp collection ## apt packages, the venv, and this checkout installed as gdpr.aws_monitoring
 
 .PHONY: collection
-collection: $(VENV)/.stamp ## link this checkout into the venv's ansible_collections
+collection: $(VENV)/.stamp ## link this checkout into the venv's ansible_collections (and its module bytecode cache)
 	@site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
 	mkdir -p $$site/ansible_collections/gdpr; \
-	ln -sfn $(CURDIR) $$site/ansible_collections/gdpr/aws_monitoring
+	ln -sfn $(CURDIR) $$site/ansible_collections/gdpr/aws_monitoring; \
+	ln -sfn $(CURDIR)/tests/harness/zipcache.py $$site/_gdpr_zipcache.py; \
+	echo "import _gdpr_zipcache; _gdpr_zipcache.install('$(CURDIR)/.cache/pyc')" > $$site/_gdpr_zipcache.pth
 
 .PHONY: image
 image: .cache/apt.stamp ## build (once) the Debian 12 systemd test image
