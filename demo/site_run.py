@@ -129,6 +129,10 @@ def main() -> int:
             print("\n".join("  " + c for c in progress.changed), file=sys.stderr)
             return 1
         print(f"site.yml again: nothing changed (changed=0 on all {len(hosts)} hosts, {seconds:.0f} s)")
+        # The first run's report is read seconds after the agents start: a host whose first events
+        # have not landed yet reads FAIL on "Instance logs arriving". This one follows the pipe.
+        if len(progress.evidence) > 1:
+            print(f"  evidence report now: {progress.evidence[1]}")
         return 0
     print(
         f"site.yml: {len(hosts)} hosts, {total(progress.stats, 'changed')} changes, "
