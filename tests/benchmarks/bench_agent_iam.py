@@ -119,6 +119,7 @@ def build(endpoint: str, layout: dict[str, tuple[int, int]]) -> list[dict[str, s
 ONE = {"eu-west-1": (1, 0)}
 FLEET = {r: (PER_REGION - LEGACY_PER_REGION, LEGACY_PER_REGION) for r in FLEET_REGIONS}
 REGION = {FLEET_REGIONS[0]: FLEET[FLEET_REGIONS[0]]}  # one region of the fleet, as it is there
+SIDES = {"one": ONE, "region": REGION, "fleet": FLEET}  # the timed plays, by the name printed
 
 
 def check_converged(layout: dict[str, tuple[int, int]]) -> None:
@@ -210,13 +211,13 @@ def call_bound_misses(
 AWS_CPU: dict[str, list[float]] = {}
 
 
-def timed_play(proxy: Any, playbook: Path, layout: dict[str, tuple[int, int]]) -> float:
+def timed_play(proxy: Any, playbook: Path, side: str) -> float:
+    layout = SIDES[side]
     targets = build(proxy.upstream_endpoint, layout)
     before = lat.embedded_aws_cpu(proxy)
     elapsed, _output = lat.run_playbook(
         proxy, playbook, {"bench_instances": targets, "bench_policies": POLICIES}
     )
-    side = {id(FLEET): "fleet", id(REGION): "region", id(ONE): "one"}[id(layout)]
     AWS_CPU.setdefault(side, []).append(lat.embedded_aws_cpu(proxy) - before)
     check_converged(layout)
     return elapsed
@@ -307,9 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         times = lat.interleaved(
             args.pairs,
             {
-                "one": lambda: timed_play(proxy, playbook, ONE),
-                "region": lambda: timed_play(proxy, playbook, REGION),
-                "fleet": lambda: timed_play(proxy, playbook, FLEET),
+                **{side: (lambda side=side: timed_play(proxy, playbook, side)) for side in SIDES},
                 "sequential": lambda: timed_peers(proxy, FLEET),
             },
             once=["sequential"],
