@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable
 
 PAYLOAD = "_payload.zip"
+CODE_TYPE = type(compile("", "<zipcache>", "exec"))  # types.CodeType without importing types
 
 
 def refile(code: types.CodeType, filename: str) -> types.CodeType:
@@ -49,16 +50,20 @@ def caching(compile_source: Callable[[str, Any], types.CodeType], directory: str
     def compile_cached(pathname: str, source: Any) -> types.CodeType:
         if PAYLOAD not in pathname:
             return compile_source(pathname, source)
+        import contextlib
         import marshal
         import tempfile
 
         path = cache_path(directory, source)
         try:
             with open(path, "rb") as stored:
-                return refile(marshal.loads(stored.read()), pathname)
+                cached = marshal.loads(stored.read())
+            if isinstance(cached, CODE_TYPE):
+                return refile(cached, pathname)
         except (OSError, ValueError, EOFError, TypeError):
             pass  # not cached yet (or unreadable): compile as zipimport does
         code = compile_source(pathname, source)
+        temporary = None
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=os.path.dirname(path))
@@ -66,7 +71,9 @@ def caching(compile_source: Callable[[str, Any], types.CodeType], directory: str
                 out.write(marshal.dumps(code))
             os.replace(temporary, path)  # atomic: parallel runs never read half a file
         except OSError:
-            pass
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
         return code
 
     return compile_cached

@@ -6,6 +6,7 @@ modules from a zip named like Ansible's payloads, through the real zipimport."""
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import subprocess
 import sys
@@ -95,6 +96,14 @@ def test_unreadable_cache_entry_is_compiled_again(tmp_path: Path) -> None:
     run(tmp_path, payload(tmp_path, "run1", 41), cache)
     (entry,) = cache.rglob("*.pyc")
     entry.write_bytes(b"not marshal data")
+    assert run(tmp_path, payload(tmp_path, "run2", 41), cache)["answer"] == 41
+
+
+def test_cache_entry_that_is_not_code_is_compiled_again(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    run(tmp_path, payload(tmp_path, "run1", 41), cache)
+    (entry,) = cache.rglob("*.pyc")
+    entry.write_bytes(marshal.dumps(12345))  # valid marshal data, not a code object
     assert run(tmp_path, payload(tmp_path, "run2", 41), cache)["answer"] == 41
 
 
